@@ -1,0 +1,257 @@
+//! The connection to Redis: [`Bus`], a cheap-to-clone handle shared by every
+//! part of a process, plus dedicated connections for blocking stream reads.
+//!
+//! fred multiplexes all commands of one client over one connection, so a
+//! `XREAD BLOCK` on the shared client would stall every other command behind
+//! it. Blocking readers therefore get their own [`Dedicated`] connection and
+//! block at most [`MAX_BLOCK`] per call, so that dropping or cancelling them
+//! is prompt. Both kinds reconnect by themselves forever with a backoff capped
+//! at one second; only the very first connection fails fast, so a wrong URL is
+//! reported at startup instead of retried silently.
+
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use fred::{
+    prelude::*,
+    types::{ClusterHash, CustomCommand},
+};
+
+use crate::BusError;
+
+/// Longest single `BLOCK` of a stream read; longer waits loop, so cancellation stays prompt.
+pub(crate) const MAX_BLOCK: Duration = Duration::from_millis(1500);
+/// How long the first connection may take before `connect` gives up.
+const CONNECT_TIMEOUT: Duration = Duration::from_millis(2500);
+/// Timeout of ordinary (non-blocking) commands, so a dead Redis yields an error rather than a hang.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Handle to the telemux Redis. Clone it freely: clones share one connection.
+#[derive(Clone)]
+pub struct Bus {
+    inner: Arc<BusInner>,
+}
+
+struct BusInner {
+    client: Client,
+    redacted_url: String,
+    config: Config,
+}
+
+impl std::fmt::Debug for Bus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bus")
+            .field("url", &self.inner.redacted_url)
+            .finish()
+    }
+}
+
+impl Bus {
+    /// Connects to `url` (`redis://`, `rediss://`, `redis+unix://`, `unix://`), failing within ~3 s if unreachable.
+    pub async fn connect(url: &str) -> Result<Bus, BusError> {
+        let redacted = redact_url(url);
+        let unreachable = |cause: String| BusError::Unreachable {
+            url: redacted.clone(),
+            cause,
+        };
+        let normalized = normalize_url(url);
+        if normalized.starts_with("rediss") {
+            // Another crate in the binary may enable a second rustls provider; pick ours
+            // explicitly so rustls never has to guess (it panics when it cannot).
+            let _ = rustls::crypto::ring::default_provider().install_default();
+        }
+        // Building a TLS config reads the system certificate store from disk.
+        let config = tokio::task::spawn_blocking(move || Config::from_url(&normalized))
+            .await
+            .map_err(|e| unreachable(e.to_string()))?
+            .map_err(|e| unreachable(format!("invalid Redis URL: {}", e.details())))?;
+        let client = build_client(config.clone());
+        match tokio::time::timeout(CONNECT_TIMEOUT + Duration::from_millis(500), client.init())
+            .await
+        {
+            Ok(Ok(_task)) => {}
+            Ok(Err(e)) => return Err(unreachable(crate::error::describe(&e))),
+            Err(_) => {
+                let c = client.clone();
+                tokio::spawn(async move {
+                    let _ = c.quit().await;
+                });
+                return Err(unreachable(format!(
+                    "no answer within {} ms",
+                    CONNECT_TIMEOUT.as_millis() + 500
+                )));
+            }
+        }
+        tracing::debug!(url = %redacted, "connected to Redis");
+        Ok(Bus {
+            inner: Arc::new(BusInner {
+                client,
+                redacted_url: redacted,
+                config,
+            }),
+        })
+    }
+
+    /// The URL this bus was opened with, password replaced by `***` (safe to log).
+    pub fn redacted_url(&self) -> &str {
+        &self.inner.redacted_url
+    }
+
+    /// Round-trip time of one `PING`.
+    pub async fn ping(&self) -> Result<Duration, BusError> {
+        let start = Instant::now();
+        let _: String = self
+            .client()
+            .ping(None)
+            .await
+            .map_err(|e| BusError::redis("pinging Redis", &e))?;
+        Ok(start.elapsed())
+    }
+
+    /// Redis server clock (`TIME`) in ms since the epoch; lets `doctor` measure clock skew.
+    pub async fn server_time_ms(&self) -> Result<u64, BusError> {
+        let cmd = CustomCommand::new_static("TIME", ClusterHash::Random, false);
+        let v: Vec<Value> = self
+            .client()
+            .custom(cmd, Vec::<Value>::new())
+            .await
+            .map_err(|e| BusError::redis("reading the Redis clock", &e))?;
+        let num = |i: usize| -> Option<u64> { v.get(i)?.as_str()?.parse().ok() };
+        match (num(0), num(1)) {
+            (Some(secs), Some(micros)) => Ok(secs * 1000 + micros / 1000),
+            _ => Err(BusError::Redis(format!(
+                "Redis answered TIME with something unexpected: {v:?}"
+            ))),
+        }
+    }
+
+    /// Closes the connection gracefully (pending commands finish first).
+    pub async fn quit(&self) -> Result<(), BusError> {
+        self.client()
+            .quit()
+            .await
+            .map_err(|e| BusError::redis("closing the Redis connection", &e))
+    }
+
+    /// The shared, multiplexed client for ordinary commands.
+    pub(crate) fn client(&self) -> &Client {
+        &self.inner.client
+    }
+
+    /// A new connection of its own, for blocking reads; it connects in the background.
+    pub(crate) fn dedicated(&self) -> Dedicated {
+        let mut config = self.inner.config.clone();
+        // Redis may be away right now (we are past startup): keep trying instead of failing.
+        config.fail_fast = false;
+        let client = build_client(config);
+        let _task = client.connect();
+        Dedicated { client }
+    }
+}
+
+fn build_client(config: Config) -> Client {
+    let mut builder = Builder::from_config(config);
+    // fred waits one policy delay before a dedicated connection's first
+    // attempt too, so a small first step keeps a CLI's reply listener from
+    // idling ~60 ms; the doubling still backs off to 1 s during an outage.
+    let mut policy = ReconnectPolicy::new_exponential(0, 5, 1000, 2);
+    policy.set_jitter(10);
+    builder
+        .set_policy(policy)
+        .with_connection_config(|c| {
+            c.connection_timeout = CONNECT_TIMEOUT;
+            c.internal_command_timeout = CONNECT_TIMEOUT;
+            c.tcp.nodelay = Some(true);
+            // Blocking reads last at most MAX_BLOCK, so anything silent far longer is a dead link.
+            c.unresponsive.max_timeout = Some(MAX_BLOCK + Duration::from_secs(10));
+            c.unresponsive.interval = Duration::from_secs(2);
+        })
+        .with_performance_config(|p| {
+            p.default_command_timeout = COMMAND_TIMEOUT;
+        });
+    // Only the config can make build() fail, and Config::from_url already checked it.
+    builder.build().expect("fred client from a parsed config")
+}
+
+/// A private connection used by one blocking reader; closed when dropped.
+pub(crate) struct Dedicated {
+    client: Client,
+}
+
+impl Dedicated {
+    /// The client of this connection.
+    pub(crate) fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Per-command options for a read blocking up to `block`.
+    pub(crate) fn blocking_options(block: Duration) -> Options {
+        Options {
+            timeout: Some(block + COMMAND_TIMEOUT),
+            ..Options::default()
+        }
+    }
+}
+
+impl Drop for Dedicated {
+    fn drop(&mut self) {
+        // Without quit() fred's connection task (unlimited reconnects) would live forever.
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            let c = self.client.clone();
+            rt.spawn(async move {
+                let _ = c.quit().await;
+            });
+        }
+    }
+}
+
+/// Rewrites URL spellings fred does not know (`unix:///path`) into ones it does.
+fn normalize_url(url: &str) -> String {
+    match url.strip_prefix("unix://") {
+        Some(rest) => format!("redis+unix://{rest}"),
+        None => url.to_string(),
+    }
+}
+
+/// Replaces the password of a Redis URL by `***`, so it can be shown and logged.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let auth_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(auth_end);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let masked = match userinfo.split_once(':') {
+                Some((user, _password)) => format!("{user}:***"),
+                // `redis://secret@host` is a common way to give only a password.
+                None => "***".to_string(),
+            };
+            format!("{scheme}://{masked}@{host}{tail}")
+        }
+        None => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redaction() {
+        assert_eq!(
+            redact_url("redis://user:pa:ss@h:6379/2"),
+            "redis://user:***@h:6379/2"
+        );
+        assert_eq!(redact_url("rediss://:pw@h"), "rediss://:***@h");
+        assert_eq!(redact_url("redis://pw@h"), "redis://***@h");
+        assert_eq!(redact_url("redis://h:1/0"), "redis://h:1/0");
+        assert_eq!(
+            redact_url("redis+unix:///tmp/r.sock"),
+            "redis+unix:///tmp/r.sock"
+        );
+        assert_eq!(normalize_url("unix:///tmp/x"), "redis+unix:///tmp/x");
+    }
+}

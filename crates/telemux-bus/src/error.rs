@@ -1,0 +1,167 @@
+//! Errors of the bus: [`BusError`] for transport failures and [`RequestError`]
+//! for the request/reply path, whose texts are shown to users as they are
+//! (CLI, MCP tool errors, Telegram), so they name the thing and what to do.
+
+use std::time::Duration;
+
+use telemux_proto::{names::did_you_mean, now_ms, ProtoError};
+use thiserror::Error;
+
+/// Something went wrong talking to Redis or decoding what it holds.
+#[derive(Debug, Error, Clone)]
+pub enum BusError {
+    /// Redis could not be reached when connecting (the URL has its password masked).
+    #[error("cannot reach Redis at {url}: {cause}; check that redis-server is running and that redis.url (TELEMUX_REDIS__URL) is right")]
+    Unreachable {
+        /// The URL with any password replaced by `***`.
+        url: String,
+        /// What the connection attempt reported.
+        cause: String,
+    },
+    /// A Redis command failed; the text says which operation and why.
+    #[error("{0}")]
+    Redis(String),
+    /// An entry in Redis does not decode as a telemux message.
+    #[error(transparent)]
+    Proto(#[from] ProtoError),
+    /// A request asked for something the bus will not do (the text says what and why).
+    #[error("{0}")]
+    Refused(String),
+    /// A stream cursor given by a caller is not a Redis stream id.
+    #[error("invalid output cursor '{0}': expected a stream id such as 1700000000000-0 (as returned in an earlier result)")]
+    BadCursor(String),
+}
+
+impl BusError {
+    /// Wraps a fred error with the operation it interrupted.
+    pub(crate) fn redis(context: &str, e: &fred::error::Error) -> BusError {
+        let hint = if is_transient(e) {
+            "; Redis seems unreachable or slow (telemux keeps reconnecting by itself)"
+        } else {
+            ""
+        };
+        BusError::Redis(format!(
+            "Redis error while {context}: {}{hint}",
+            describe(e)
+        ))
+    }
+}
+
+/// A fred error in plain words (fred's own text embeds Rust debug output for I/O errors).
+pub(crate) fn describe(e: &fred::error::Error) -> String {
+    use fred::error::ErrorKind;
+    let details = e.details();
+    let plain = match details.split_once("message: \"") {
+        Some((_, rest)) => rest.split('"').next().unwrap_or(details),
+        None => details,
+    };
+    match e.kind() {
+        ErrorKind::IO => format!("connection failed: {plain}"),
+        ErrorKind::Timeout => "timed out".to_string(),
+        _ => plain.to_string(),
+    }
+}
+
+/// Whether a fred error is about the connection (worth retrying) rather than the command.
+pub(crate) fn is_transient(e: &fred::error::Error) -> bool {
+    use fred::error::ErrorKind;
+    matches!(
+        e.kind(),
+        ErrorKind::IO | ErrorKind::Timeout | ErrorKind::Canceled | ErrorKind::Routing
+    ) || e.details().starts_with("LOADING")
+}
+
+/// Why a request to a node did not produce a reply.
+#[derive(Debug, Error, Clone)]
+pub enum RequestError {
+    /// The computer is registered but its liveness key has expired or was removed.
+    #[error("{computer} is offline{}", last_seen(*.last_seen_ms))]
+    Offline {
+        /// Display name of the computer.
+        computer: String,
+        /// When it last sent a heartbeat (ms since epoch), if known.
+        last_seen_ms: Option<u64>,
+    },
+    /// No computer of that name has ever registered.
+    #[error("no computer '{name}'{}", unknown_hint(suggestions))]
+    UnknownComputer {
+        /// The name as the user typed it.
+        name: String,
+        /// Known names closest to it, best first.
+        suggestions: Vec<String>,
+    },
+    /// The node did not answer before the deadline.
+    #[error("{computer} did not answer within {}; it may be busy or just gone offline (try again, or check `telemux computers`)", human_duration(*.after))]
+    Timeout {
+        /// Display name of the computer.
+        computer: String,
+        /// How long we waited.
+        after: Duration,
+    },
+    /// Redis failed while sending the request or checking the registry.
+    #[error(transparent)]
+    Bus(#[from] BusError),
+    /// The request could not be encoded (for example it is too large).
+    #[error(transparent)]
+    Proto(#[from] ProtoError),
+    /// The requester was shut down while the request was waiting.
+    #[error("the request was abandoned because this process is shutting down")]
+    Closed,
+}
+
+fn last_seen(ms: Option<u64>) -> String {
+    match ms {
+        Some(ms) => {
+            let ago = Duration::from_millis(now_ms().saturating_sub(ms));
+            format!(" (last seen {} ago)", human_duration(ago))
+        }
+        None => String::new(),
+    }
+}
+
+fn unknown_hint(suggestions: &[String]) -> String {
+    if suggestions.is_empty() {
+        "; run `telemux computers` to see the known ones".to_string()
+    } else {
+        did_you_mean(suggestions)
+    }
+}
+
+/// Short human form of a duration: `42 s`, `5 min`, `3 h`, `2 days`.
+pub fn human_duration(d: Duration) -> String {
+    let s = d.as_secs();
+    if d < Duration::from_secs(1) {
+        format!("{} ms", d.as_millis())
+    } else if s < 120 {
+        format!("{s} s")
+    } else if s < 2 * 3600 {
+        format!("{} min", s / 60)
+    } else if s < 2 * 86400 {
+        format!("{} h", s / 3600)
+    } else {
+        format!("{} days", s / 86400)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn texts_read_well() {
+        let e = RequestError::Offline {
+            computer: "RasPi".into(),
+            last_seen_ms: Some(now_ms() - 42_000),
+        };
+        assert_eq!(e.to_string(), "RasPi is offline (last seen 42 s ago)");
+        let e = RequestError::UnknownComputer {
+            name: "mousebook".into(),
+            suggestions: vec!["MozBook".into()],
+        };
+        assert_eq!(
+            e.to_string(),
+            "no computer 'mousebook'; did you mean MozBook?"
+        );
+        assert_eq!(human_duration(Duration::from_secs(300)), "5 min");
+    }
+}

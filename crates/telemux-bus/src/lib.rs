@@ -1,0 +1,38 @@
+//! telemux-bus: the Redis transport every telemux process uses, built on fred.
+//!
+//! * [`Bus`] — one multiplexed connection (reconnecting forever) plus
+//!   dedicated connections for blocking stream reads ([`connect`]).
+//! * Registry — heartbeats, graceful stop, who is online ([`registry`]).
+//! * Commands — a node's [`CommandReader`] on its consumer group, at-most-once
+//!   execution, dead letters ([`commands`]).
+//! * [`Requester`] — request/reply for CLIs and gateways ([`requester`]).
+//! * Output and event streams with resumable cursors and explicit gaps
+//!   ([`output`], [`events`]), and per-node bookkeeping ([`mesh`]).
+//!
+//! Every Redis key name comes from [`telemux_proto::keys`]; every stream entry
+//! holds one [`telemux_proto::Envelope`] in field [`telemux_proto::keys::FIELD`].
+
+#![warn(missing_docs)]
+
+pub mod commands;
+pub mod connect;
+mod entries;
+pub mod error;
+pub mod events;
+mod follow;
+pub mod mesh;
+pub mod output;
+pub mod registry;
+pub mod requester;
+pub mod status;
+pub mod telegram;
+
+pub use commands::{CommandReader, DeadLetterEntry, Incoming};
+pub use connect::{redact_url, Bus};
+pub use error::{human_duration, BusError, RequestError};
+pub use events::{EventBatch, EventReader};
+pub use follow::{Cursor, StreamGap};
+pub use output::{OutputBatch, OutputEntries, OutputReader};
+pub use registry::ComputerStatus;
+pub use requester::Requester;
+pub use status::Backlog;

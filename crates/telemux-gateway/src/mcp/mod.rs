@@ -1,0 +1,162 @@
+//! The MCP server: lets an AI agent on one computer drive sessions on every
+//! computer of the mesh, through the same [`Mesh`] client the CLI uses.
+//!
+//! * [`tools`] — the nine tools (names fixed by DESIGN.md §9) and their results.
+//! * [`params`] — their JSON-Schema inputs and structured outputs.
+//! * [`output`] — bounding long output (head + tail) and rendering records.
+//! * [`page`] — `since` cursors and exact paging through new output.
+//! * [`wait`] — `wait_for` and progress notifications.
+//! * [`http`] — streamable HTTP with bearer-token auth; [`serve_stdio`] is stdio.
+//!
+//! Failures come back as MCP tool errors (`isError: true`) carrying exactly the
+//! text the CLI prints, so an agent gets the same "did you mean" suggestions.
+
+pub mod http;
+pub mod output;
+pub mod page;
+pub mod params;
+pub mod tools;
+pub mod wait;
+
+use std::time::Duration;
+
+use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::model::{Implementation, ServerCapabilities, ServerConfig};
+use rmcp::{tool_handler, ServerHandler, ServiceExt};
+use thiserror::Error;
+use tokio_util::sync::CancellationToken;
+
+use crate::mesh::Mesh;
+
+pub use http::{serve_http, HttpOptions};
+
+/// Tunables of the MCP server (from the `[mcp]` config section).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct McpSettings {
+    /// `run_command` timeout when the caller gives none.
+    pub default_run_timeout: Duration,
+    /// `wait_for` timeout when the caller gives none.
+    pub default_wait_timeout: Duration,
+    /// Upper bound for any `timeout_s` a caller asks for.
+    pub max_timeout: Duration,
+    /// Quiet period after which `wait_for until=idle` says idle.
+    pub idle: Duration,
+}
+
+impl Default for McpSettings {
+    fn default() -> Self {
+        McpSettings {
+            default_run_timeout: Duration::from_secs(60),
+            default_wait_timeout: Duration::from_secs(30),
+            max_timeout: Duration::from_secs(600),
+            idle: Duration::from_millis(2000),
+        }
+    }
+}
+
+/// Why the MCP server could not start or stopped with an error.
+#[derive(Debug, Error)]
+pub enum McpServeError {
+    /// The configuration does not allow serving (e.g. no token off loopback).
+    #[error("{0}")]
+    Config(String),
+    /// Binding or resolving the listen address failed.
+    #[error("MCP over HTTP cannot listen on {addr}: {source}")]
+    Listen {
+        /// The configured `mcp.listen`.
+        addr: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The MCP session on stdio failed.
+    #[error("MCP on stdio failed: {0}")]
+    Stdio(String),
+    /// The HTTP server failed while running.
+    #[error("MCP over HTTP failed: {0}")]
+    Http(std::io::Error),
+}
+
+/// What a model is told when it connects (the MCP `instructions` field).
+pub const INSTRUCTIONS: &str = "\
+telemux drives terminal sessions (tmux) on several computers joined in one mesh, without SSH.
+
+Addressing:
+- A computer is named like `MozBook` or `RasPi` (case-insensitive). Call list_computers to see them and whether they are online.
+- A session is addressed `COMPUTER/SESSION`, e.g. `MozBook/api`. A bare session name (`api`) works only when it is unique across online computers; prefer the full address.
+- Errors name what exists instead (\"no computer 'Mozbok'; did you mean MozBook?\"): retry with the suggestion.
+
+Typical flows:
+- One-off command with an exit code: run_command(computer, command). It waits for the exit and returns exit_code, output (long output keeps head and tail) and duration_ms.
+- Long-lived or interactive work: start_session(computer) -> send_text(session, text) -> wait_for(session, until=\"exit\", since=<cursor from send_text>) -> read_output(session).
+- Paging through output without re-reading: read_output returns a `cursor`; pass it back as `since` to get only newer output.
+- Ctrl-C, arrows, Escape: send_keys(session, [\"C-c\"]). Text always goes through send_text.
+- wait_for until: `exit` (the typed command finished, with its exit code), `idle` (no output for a quiet period), `text:<regex>` (a new output line matches). It reports which happened, or `timeout`.
+- Clean up sessions you started with kill_session when done.";
+
+/// The MCP service: one per connection (stdio) or per HTTP session.
+#[derive(Clone)]
+pub struct McpServer {
+    mesh: Mesh,
+    settings: McpSettings,
+    tool_router: ToolRouter<McpServer>,
+}
+
+impl McpServer {
+    /// A server answering through `mesh`.
+    pub fn new(mesh: Mesh, settings: McpSettings) -> McpServer {
+        McpServer {
+            mesh,
+            settings,
+            tool_router: Self::tool_router(),
+        }
+    }
+
+    /// The names of the tools, in listing order (for tests and docs).
+    pub fn tool_names(&self) -> Vec<String> {
+        self.tool_router
+            .list_all()
+            .into_iter()
+            .map(|t| t.name.to_string())
+            .collect()
+    }
+
+    /// The mesh client it uses.
+    pub fn mesh(&self) -> &Mesh {
+        &self.mesh
+    }
+
+    /// Its settings.
+    pub fn settings(&self) -> &McpSettings {
+        &self.settings
+    }
+}
+
+#[tool_handler(router = self.tool_router)]
+impl ServerHandler for McpServer {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(
+                Implementation::new("telemux", env!("CARGO_PKG_VERSION"))
+                    .with_title("telemux: terminal sessions on all your computers"),
+            )
+            .with_instructions(INSTRUCTIONS)
+    }
+}
+
+/// Serves MCP on this process's stdin/stdout until the client closes stdin or
+/// `cancel` fires.
+pub async fn serve_stdio(
+    server: McpServer,
+    cancel: CancellationToken,
+) -> Result<(), McpServeError> {
+    let transport = rmcp::transport::io::stdio_pipes();
+    let running = server
+        .serve_with_ct(transport, cancel.child_token())
+        .await
+        .map_err(|e| McpServeError::Stdio(e.to_string()))?;
+    running
+        .waiting()
+        .await
+        .map_err(|e| McpServeError::Stdio(e.to_string()))?;
+    Ok(())
+}

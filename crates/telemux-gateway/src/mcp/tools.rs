@@ -1,0 +1,592 @@
+//! The nine MCP tools (DESIGN.md §9). Each handler calls [`Mesh`] and returns
+//! structured content plus a readable text rendering; a [`MeshError`] becomes
+//! a tool error (`isError: true`) whose text is exactly what the CLI prints.
+
+use std::time::Duration;
+
+use rmcp::handler::server::tool::schema_for_output;
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::model::{CallToolResult, ContentBlock};
+use rmcp::service::RequestContext;
+use rmcp::{tool, tool_router, ErrorData as McpError, RoleServer};
+use serde::Serialize;
+use telemux_bus::{ComputerStatus, Cursor, OutputReader};
+use telemux_proto::{ComputerName, SessionInfo, SessionName, SessionState};
+
+use super::output::bound_default;
+use super::page::{read_page, Since};
+use super::params::*;
+use super::wait::{self, Happened, Progress, Until};
+use super::McpServer;
+use crate::mesh::{ago, MeshError};
+use crate::run::RunRequest;
+
+/// Default scrollback for `read_output` without `since`.
+const DEFAULT_READ_LINES: u32 = 100;
+/// Default page size for `read_output` with `since`.
+const DEFAULT_PAGE_LINES: u32 = 500;
+
+/// A successful result: `value` as structured content, `text` for people and models.
+fn success<T: Serialize>(value: &T, text: String) -> Result<CallToolResult, McpError> {
+    let json = serde_json::to_value(value)
+        .map_err(|e| McpError::internal_error(format!("encoding the result failed: {e}"), None))?;
+    let mut r = CallToolResult::structured(json);
+    r.content = vec![ContentBlock::text(text)];
+    Ok(r)
+}
+
+/// A tool error with the CLI's text.
+fn failure(e: &MeshError) -> Result<CallToolResult, McpError> {
+    Ok(CallToolResult::error(vec![ContentBlock::text(
+        e.to_string(),
+    )]))
+}
+
+/// Runs a handler body; a [`MeshError`] becomes a tool error.
+fn finish(r: Result<CallToolResult, MeshError>) -> Result<CallToolResult, McpError> {
+    match r {
+        Ok(v) => Ok(v),
+        Err(e) => {
+            tracing::info!(error = %e, "MCP tool call failed");
+            failure(&e)
+        }
+    }
+}
+
+fn encode<T: Serialize>(value: &T, text: String) -> Result<CallToolResult, MeshError> {
+    success(value, text).map_err(|e| MeshError::Remote(e.message.to_string()))
+}
+
+fn computer_out(c: &ComputerStatus) -> ComputerOut {
+    ComputerOut {
+        name: c.info.name.clone(),
+        online: c.online,
+        last_seen_ms: c.info.last_seen_ms,
+        last_seen: if c.online {
+            "now".into()
+        } else {
+            ago(c.info.last_seen_ms)
+        },
+        sessions: c.info.sessions,
+        os: c.info.os.clone(),
+        version: c.info.version.clone(),
+    }
+}
+
+fn session_out(s: &SessionInfo) -> SessionOut {
+    SessionOut {
+        session: format!("{}/{}", s.computer, s.name),
+        computer: s.computer.clone(),
+        name: s.name.clone(),
+        command: s.command.clone(),
+        cwd: s.cwd.clone(),
+        state: match s.state {
+            SessionState::Running => "running".into(),
+            SessionState::Exited => "exited".into(),
+        },
+        exit_status: s.exit_status,
+        created_ms: s.created_ms,
+        last_activity_ms: s.last_activity_ms,
+    }
+}
+
+/// Caps a caller's `timeout_s` at the configured maximum.
+fn timeout_of(asked: Option<u64>, default: Duration, max: Duration) -> Duration {
+    asked
+        .map(|s| Duration::from_secs(s.max(1)))
+        .unwrap_or(default)
+        .min(max)
+}
+
+impl McpServer {
+    /// The output stream's newest id now (`0-0` when empty): a cursor from
+    /// which everything that happens next can be read.
+    async fn stream_end(&self, c: &ComputerName, s: &SessionName) -> Result<String, MeshError> {
+        match self.mesh.bus().last_output(c, s).await {
+            Ok(Some((id, _))) => Ok(id),
+            Ok(None) => Ok("0-0".into()),
+            // The newest entry did not decode; its id is still a valid cursor.
+            Err(_) => Ok(OutputReader::new(self.mesh.bus(), c, s, Cursor::End)
+                .await?
+                .cursor()),
+        }
+    }
+}
+
+#[tool_router(router = tool_router, vis = "pub(crate)")]
+impl McpServer {
+    /// Lists every computer of the mesh.
+    #[tool(
+        name = "list_computers",
+        description = "List the computers in the telemux mesh: name (use it in addresses like `MozBook/api`), whether each is online, when it was last seen, how many sessions it has, OS and version. Call this first to learn which computers exist.",
+        output_schema = schema_for_output::<ComputersOut>(),
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    pub async fn list_computers(
+        &self,
+        Parameters(_): Parameters<NoParams>,
+    ) -> Result<CallToolResult, McpError> {
+        finish(
+            async {
+                let list = self.mesh.computers().await?;
+                let out = ComputersOut {
+                    computers: list.iter().map(computer_out).collect(),
+                };
+                let text = if out.computers.is_empty() {
+                    "no computers have joined this mesh yet; start `telemux node` (or `telemux up`) on one".to_string()
+                } else {
+                    out.computers
+                        .iter()
+                        .map(|c| {
+                            format!(
+                                "{}  {}  last seen {}  {} sessions  {}  telemux {}",
+                                c.name,
+                                if c.online { "online" } else { "offline" },
+                                c.last_seen,
+                                c.sessions,
+                                c.os,
+                                c.version
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                };
+                encode(&out, text)
+            }
+            .await,
+        )
+    }
+
+    /// Lists sessions.
+    #[tool(
+        name = "list_sessions",
+        description = "List terminal sessions, on one computer or on every online computer: address (`MozBook/api`), program in the foreground, working directory, running/exited. Use it to find a session to read from or type into.",
+        output_schema = schema_for_output::<SessionsOut>(),
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    pub async fn list_sessions(
+        &self,
+        Parameters(p): Parameters<ListSessionsParams>,
+    ) -> Result<CallToolResult, McpError> {
+        finish(
+            async {
+                let list = self.mesh.sessions(p.computer.as_deref()).await?;
+                let out = SessionsOut {
+                    sessions: list.iter().map(session_out).collect(),
+                };
+                let text = if out.sessions.is_empty() {
+                    "no sessions; start one with start_session".to_string()
+                } else {
+                    out.sessions
+                        .iter()
+                        .map(|s| {
+                            let state = match s.exit_status {
+                                Some(c) if s.state == "exited" => format!("exited {c}"),
+                                _ => s.state.clone(),
+                            };
+                            format!("{}  {}  {}  {}", s.session, state, s.command, s.cwd)
+                        })
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                };
+                encode(&out, text)
+            }
+            .await,
+        )
+    }
+
+    /// Starts a session.
+    #[tool(
+        name = "start_session",
+        description = "Start a new terminal session (a shell, or a program) on a computer and return its address, e.g. `MozBook/s1`. Use it for long-running or interactive work (servers, REPLs, editors); for a single command with an exit code prefer run_command. Then use send_text, wait_for and read_output with the returned address.",
+        output_schema = schema_for_output::<StartedOut>(),
+        annotations(read_only_hint = false, destructive_hint = false, open_world_hint = false)
+    )]
+    pub async fn start_session(
+        &self,
+        Parameters(p): Parameters<StartSessionParams>,
+    ) -> Result<CallToolResult, McpError> {
+        finish(
+            async {
+                let target = match (&p.name, p.computer.contains('/')) {
+                    (Some(_), true) => {
+                        return Err(MeshError::BadInput(format!(
+                            "give the session name either in computer ('{}') or in name, not both",
+                            p.computer
+                        )))
+                    }
+                    (Some(n), false) => format!("{}/{n}", p.computer),
+                    (None, _) => p.computer.clone(),
+                };
+                let command = p
+                    .command
+                    .as_ref()
+                    .filter(|c| !c.trim().is_empty())
+                    .map(|c| vec![c.clone()]);
+                let created = self
+                    .mesh
+                    .new_session(&target, p.cwd.clone(), command)
+                    .await?;
+                let out = StartedOut {
+                    session: format!("{}/{}", created.computer, created.session),
+                    computer: created.computer.to_string(),
+                    name: created.session.to_string(),
+                    cursor: created.cursor.clone(),
+                };
+                let text = format!(
+                    "started {} (cursor {} reads it from its start)",
+                    out.session, out.cursor
+                );
+                encode(&out, text)
+            }
+            .await,
+        )
+    }
+
+    /// Types text.
+    #[tool(
+        name = "send_text",
+        description = "Type text into a session, literally, then press Enter (unless enter=false). Example: session `MozBook/api`, text `npm test`. Returns a `cursor` from just before the input: pass it as `since` to wait_for (until=\"exit\") to get the command's exit code, or to read_output to read only what the command printed.",
+        output_schema = schema_for_output::<DoneOut>(),
+        annotations(read_only_hint = false, destructive_hint = true, open_world_hint = false)
+    )]
+    pub async fn send_text(
+        &self,
+        Parameters(p): Parameters<SendTextParams>,
+    ) -> Result<CallToolResult, McpError> {
+        finish(
+            async {
+                let (c, s) = self.mesh.resolve_session(&p.session).await?;
+                let addr = format!("{c}/{s}");
+                let cursor = self.stream_end(&c, &s).await?;
+                self.mesh.send_text(&addr, &p.text, p.enter).await?;
+                let out = DoneOut {
+                    ok: true,
+                    session: addr.clone(),
+                    cursor: Some(cursor.clone()),
+                };
+                let enter = if p.enter { " and pressed Enter" } else { "" };
+                encode(
+                    &out,
+                    format!("typed into {addr}{enter} (cursor before the input: {cursor})"),
+                )
+            }
+            .await,
+        )
+    }
+
+    /// Presses keys.
+    #[tool(
+        name = "send_keys",
+        description = "Press named keys in a session, e.g. [\"C-c\"] to interrupt the running program, [\"Up\", \"Enter\"] to rerun the previous command, [\"Escape\"], [\"Tab\"]. For words and characters use send_text. Returns a `cursor` from just before the keys.",
+        output_schema = schema_for_output::<DoneOut>(),
+        annotations(read_only_hint = false, destructive_hint = true, open_world_hint = false)
+    )]
+    pub async fn send_keys(
+        &self,
+        Parameters(p): Parameters<SendKeysParams>,
+    ) -> Result<CallToolResult, McpError> {
+        finish(
+            async {
+                if p.keys.is_empty() {
+                    return Err(MeshError::BadInput(format!(
+                        "keys is empty; name at least one key: {}",
+                        telemux_proto::input::ALLOWED_KEYS_HELP
+                    )));
+                }
+                let (c, s) = self.mesh.resolve_session(&p.session).await?;
+                let addr = format!("{c}/{s}");
+                let cursor = self.stream_end(&c, &s).await?;
+                self.mesh.send_keys(&addr, &p.keys).await?;
+                let out = DoneOut {
+                    ok: true,
+                    session: addr.clone(),
+                    cursor: Some(cursor.clone()),
+                };
+                encode(
+                    &out,
+                    format!(
+                        "pressed {} in {addr} (cursor before the keys: {cursor})",
+                        p.keys.join(" ")
+                    ),
+                )
+            }
+            .await,
+        )
+    }
+
+    /// Reads output.
+    #[tool(
+        name = "read_output",
+        description = "Read a session's output. Without `since`: the current screen plus `lines` of scrollback (default 100), as rendered text. With `since` (a cursor from an earlier call): only the output produced after it, oldest first, with notes like `[telemux: command finished: exit code 1, 20 ms]`; page on by passing the returned `cursor` as the next `since` while `more` is true. `raw` returns terminal bytes with escapes.",
+        output_schema = schema_for_output::<ReadOut>(),
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    pub async fn read_output(
+        &self,
+        Parameters(p): Parameters<ReadOutputParams>,
+    ) -> Result<CallToolResult, McpError> {
+        finish(
+            async {
+                let (c, s) = self.mesh.resolve_session(&p.session).await?;
+                let addr = format!("{c}/{s}");
+                let out = match &p.since {
+                    Some(since) => {
+                        let since = Since::parse(since)?;
+                        let lines = p.lines.unwrap_or(DEFAULT_PAGE_LINES) as usize;
+                        let pg = read_page(&self.mesh, &c, &s, &since, lines, p.raw).await?;
+                        ReadOut {
+                            session: addr.clone(),
+                            text: pg.text,
+                            cursor: pg.cursor,
+                            more: pg.more,
+                            command_exit_code: pg.rendered.command_exit_code,
+                            session_exit_status: pg.rendered.session_exit_status,
+                            lines_omitted: pg.omitted,
+                        }
+                    }
+                    None => {
+                        // The cursor is taken first: output printed while the
+                        // screen is captured is then read again, never lost.
+                        let cursor = self.stream_end(&c, &s).await?;
+                        let lines = p
+                            .lines
+                            .unwrap_or(DEFAULT_READ_LINES)
+                            .min(telemux_proto::limits::MAX_READ_LINES);
+                        let text = self.mesh.read(&addr, lines, p.raw).await?;
+                        let b = bound_default(&text);
+                        ReadOut {
+                            session: addr.clone(),
+                            text: b.text,
+                            cursor,
+                            more: false,
+                            command_exit_code: None,
+                            session_exit_status: None,
+                            lines_omitted: b.omitted,
+                        }
+                    }
+                };
+                let mut text = out.text.clone();
+                if !text.is_empty() && !text.ends_with('\n') {
+                    text.push('\n');
+                }
+                if out.more {
+                    text.push_str(&format!(
+                        "[telemux: more output after cursor {}; call read_output again with since={}]",
+                        out.cursor, out.cursor
+                    ));
+                } else {
+                    text.push_str(&format!("[telemux: cursor {}]", out.cursor));
+                }
+                encode(&out, text)
+            }
+            .await,
+        )
+    }
+
+    /// Runs a command and returns its exit code.
+    #[tool(
+        name = "run_command",
+        description = "Run one shell command line on a computer, wait for it to finish, and return its real exit code, output and duration. Example: computer `RasPi`, command `df -h /`. Use it for anything with a clear end (builds, tests, queries); use start_session for servers and interactive programs. Timeout: timeout_s (default 60, capped by the server); a timed-out command is interrupted and reports exit code 124. Long output keeps its head and tail with a `[... N lines omitted ...]` line.",
+        output_schema = schema_for_output::<RunOut>(),
+        annotations(read_only_hint = false, destructive_hint = true, open_world_hint = false)
+    )]
+    pub async fn run_command(
+        &self,
+        Parameters(p): Parameters<RunCommandParams>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, McpError> {
+        finish(
+            async {
+                if p.command.trim().is_empty() {
+                    return Err(MeshError::BadInput(
+                        "command is empty; give a shell command line, e.g. `ls -la`".into(),
+                    ));
+                }
+                let timeout = timeout_of(
+                    p.timeout_s,
+                    self.settings.default_run_timeout,
+                    self.settings.max_timeout,
+                );
+                let req = RunRequest {
+                    computer: p.computer.clone(),
+                    cwd: p.cwd.clone(),
+                    command: vec![p.command.clone()],
+                    timeout,
+                };
+                let progress = Progress::from_request(
+                    &ctx,
+                    timeout,
+                    format!("running on {}: {}", p.computer, p.command),
+                );
+                let outcome = wait::with_progress(self.mesh.run(req, |_| {}), progress, &ctx.ct)
+                    .await
+                    .ok_or_else(|| {
+                        MeshError::Timeout(format!(
+                            "run_command on {} cancelled by the client; the command may still be running",
+                            p.computer
+                        ))
+                    })??;
+                let b = bound_default(&outcome.output);
+                let out = RunOut {
+                    exit_code: outcome.exit_code,
+                    output: b.text,
+                    duration_ms: outcome.duration_ms,
+                    timed_out: outcome.timed_out,
+                    signal: outcome.signal,
+                    lines_omitted: b.omitted,
+                    session: outcome.session.clone(),
+                };
+                let head = if outcome.timed_out {
+                    format!(
+                        "timed out after {} s and was interrupted: exit code 124 ({} ms, {})",
+                        timeout.as_secs(),
+                        out.duration_ms,
+                        out.session
+                    )
+                } else {
+                    format!(
+                        "exit code {} ({} ms, {})",
+                        out.exit_code, out.duration_ms, out.session
+                    )
+                };
+                let text = if out.output.is_empty() {
+                    format!("{head}\n(no output)")
+                } else {
+                    format!("{head}\n--- output ---\n{}", out.output)
+                };
+                encode(&out, text)
+            }
+            .await,
+        )
+    }
+
+    /// Waits for exit, idle or text.
+    #[tool(
+        name = "wait_for",
+        description = "Block until something happens in a session, then say what: until=\"exit\" waits for the command typed into the shell to finish (returns its exit code) or the session's program to end; until=\"idle\" waits until no new output arrives for a quiet period (default 2 s); until=\"text:<regex>\" waits until a new output line matches, e.g. `text:Listening on`. Stops after timeout_s (default 30) with happened=\"timeout\". Pass `since` = the cursor send_text returned so a fast command is not missed. Returns the output seen while waiting and a cursor. Sends progress notifications when the client asks for them.",
+        output_schema = schema_for_output::<WaitOut>(),
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    pub async fn wait_for(
+        &self,
+        Parameters(p): Parameters<WaitForParams>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, McpError> {
+        finish(
+            async {
+                let quiet = p
+                    .quiet_ms
+                    .map(Duration::from_millis)
+                    .unwrap_or(self.settings.idle);
+                let until = Until::parse(&p.until, quiet)?;
+                let from = match &p.since {
+                    Some(since) => Cursor::After(Since::parse(since)?.after),
+                    None => Cursor::End,
+                };
+                let timeout = timeout_of(
+                    p.timeout_s,
+                    self.settings.default_wait_timeout,
+                    self.settings.max_timeout,
+                );
+                let (c, s) = self.mesh.resolve_session(&p.session).await?;
+                let addr = format!("{c}/{s}");
+                let progress = Progress::from_request(
+                    &ctx,
+                    timeout,
+                    format!("waiting for {} on {addr}", p.until.trim()),
+                );
+                let w = wait::wait(&self.mesh, &c, &s, from, &until, timeout, progress, &ctx.ct)
+                    .await?;
+                let b = bound_default(&w.output);
+                let (exit_code, matched) = match &w.happened {
+                    Happened::CommandFinished(code) | Happened::SessionExited(code) => {
+                        (Some(*code), None)
+                    }
+                    Happened::Text(line) => (None, Some(line.clone())),
+                    _ => (None, None),
+                };
+                let out = WaitOut {
+                    session: addr.clone(),
+                    happened: w.happened.word().to_string(),
+                    exit_code,
+                    matched,
+                    output: b.text,
+                    lines_omitted: b.omitted,
+                    waited_s: (w.waited.as_millis() as f64) / 1000.0,
+                    cursor: w.cursor.clone(),
+                };
+                let secs = format!("{:.1} s", out.waited_s);
+                let head = match &w.happened {
+                    Happened::CommandFinished(code) => {
+                        format!("command finished with exit code {code} after {secs}")
+                    }
+                    Happened::SessionExited(code) => {
+                        format!("{addr} exited with status {code} after {secs}")
+                    }
+                    Happened::SessionClosed(reason) => {
+                        format!("{addr} was closed ({reason}) after {secs}")
+                    }
+                    Happened::Idle => format!(
+                        "idle: no output for {} ms (waited {secs})",
+                        quiet.as_millis()
+                    ),
+                    Happened::Text(line) => format!("matched after {secs}: {line}"),
+                    Happened::Timeout => format!(
+                        "timeout: nothing matching until={} within {} s",
+                        p.until.trim(),
+                        timeout.as_secs()
+                    ),
+                };
+                let text = format!(
+                    "{head}\n--- output while waiting ---\n{}\n[telemux: cursor {}]",
+                    out.output.trim_end_matches('\n'),
+                    out.cursor
+                );
+                encode(&out, text)
+            }
+            .await,
+        )
+    }
+
+    /// Kills a session.
+    #[tool(
+        name = "kill_session",
+        description = "Kill a session and everything running in it, e.g. `MozBook/api`. Use it to clean up sessions you started.",
+        output_schema = schema_for_output::<DoneOut>(),
+        annotations(read_only_hint = false, destructive_hint = true, open_world_hint = false)
+    )]
+    pub async fn kill_session(
+        &self,
+        Parameters(p): Parameters<KillSessionParams>,
+    ) -> Result<CallToolResult, McpError> {
+        finish(
+            async {
+                let (c, s) = self.mesh.kill(&p.session).await?;
+                let out = DoneOut {
+                    ok: true,
+                    session: format!("{c}/{s}"),
+                    cursor: None,
+                };
+                let text = format!("killed {}", out.session);
+                encode(&out, text)
+            }
+            .await,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeouts_default_and_cap() {
+        let d = Duration::from_secs(60);
+        let max = Duration::from_secs(600);
+        assert_eq!(timeout_of(None, d, max), d);
+        assert_eq!(timeout_of(Some(5), d, max), Duration::from_secs(5));
+        assert_eq!(timeout_of(Some(0), d, max), Duration::from_secs(1));
+        assert_eq!(timeout_of(Some(100_000), d, max), max);
+    }
+}

@@ -1,0 +1,419 @@
+//! [`Mesh`]: the client side of the protocol, shared by the CLI, MCP and Telegram.
+//!
+//! It turns what a user typed (`mozbook/api`, `api`, `RasPi`) into canonical
+//! names, routes requests to the node that owns the session, and turns every
+//! failure into one sentence that says what was wrong and what exists instead.
+
+use std::time::Duration;
+
+use telemux_bus::{Bus, ComputerStatus, RequestError, Requester};
+use telemux_proto::{
+    names, now_ms, ComputerName, ErrorCode, MeshKey, Op, ReplyBody, SessionAddr, SessionInfo,
+    SessionName,
+};
+use thiserror::Error;
+use tokio_util::sync::CancellationToken;
+
+/// Default deadline for one request to a node.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A failure as users see it; [`MeshError::exit_code`] maps it for the CLI.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum MeshError {
+    /// The input is invalid (names, sizes, keys): fix the command.
+    #[error("{0}")]
+    BadInput(String),
+    /// No such computer or session (the message carries suggestions).
+    #[error("{0}")]
+    NotFound(String),
+    /// The computer is known but offline.
+    #[error("{0}")]
+    Offline(String),
+    /// The node did not answer in time.
+    #[error("{0}")]
+    Timeout(String),
+    /// The node tried and failed.
+    #[error("{0}")]
+    Remote(String),
+    /// Redis is unreachable or misbehaving.
+    #[error("{0}")]
+    Bus(String),
+}
+
+impl MeshError {
+    /// CLI exit code: 2 for bad input or unknown names, 1 for remote failures.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            MeshError::BadInput(_) | MeshError::NotFound(_) => 2,
+            _ => 1,
+        }
+    }
+}
+
+impl From<telemux_bus::BusError> for MeshError {
+    fn from(e: telemux_bus::BusError) -> Self {
+        MeshError::Bus(e.to_string())
+    }
+}
+
+impl From<telemux_proto::ProtoError> for MeshError {
+    fn from(e: telemux_proto::ProtoError) -> Self {
+        MeshError::BadInput(e.to_string())
+    }
+}
+
+impl From<RequestError> for MeshError {
+    fn from(e: RequestError) -> Self {
+        let msg = e.to_string();
+        match e {
+            RequestError::Offline { .. } => MeshError::Offline(msg),
+            RequestError::UnknownComputer { .. } => MeshError::NotFound(msg),
+            RequestError::Timeout { .. } => MeshError::Timeout(msg),
+            _ => MeshError::Bus(msg),
+        }
+    }
+}
+
+/// A session that a node just created.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Created {
+    /// Computer that owns it.
+    pub computer: ComputerName,
+    /// Its name.
+    pub session: SessionName,
+    /// Output stream id from which everything it prints can be read.
+    pub cursor: String,
+}
+
+/// Formats "42 s ago" style ages for offline messages.
+pub fn ago(ms: u64) -> String {
+    let secs = now_ms().saturating_sub(ms) / 1000;
+    match secs {
+        0..=119 => format!("{secs} s ago"),
+        120..=7199 => format!("{} min ago", secs / 60),
+        7200..=172_799 => format!("{} h ago", secs / 3600),
+        _ => format!("{} days ago", secs / 86400),
+    }
+}
+
+/// A connection to the mesh for one client process.
+#[derive(Clone)]
+pub struct Mesh {
+    bus: Bus,
+    req: Requester,
+    timeout: Duration,
+}
+
+impl Mesh {
+    /// Connects to Redis at `url` as `from` (e.g. `cli@MozBook`).
+    pub async fn connect(
+        url: &str,
+        from: &str,
+        cancel: CancellationToken,
+    ) -> Result<Mesh, MeshError> {
+        Mesh::connect_signed(url, from, None, cancel).await
+    }
+
+    /// Like [`Mesh::connect`], signing every request with the mesh key.
+    pub async fn connect_signed(
+        url: &str,
+        from: &str,
+        key: Option<MeshKey>,
+        cancel: CancellationToken,
+    ) -> Result<Mesh, MeshError> {
+        let bus = Bus::connect(url).await?;
+        Ok(Mesh::with_bus_signed(bus, from, key, cancel))
+    }
+
+    /// Builds on an existing bus connection.
+    pub fn with_bus(bus: Bus, from: &str, cancel: CancellationToken) -> Mesh {
+        Mesh::with_bus_signed(bus, from, None, cancel)
+    }
+
+    /// Builds on an existing bus connection, signing requests with `key`.
+    pub fn with_bus_signed(
+        bus: Bus,
+        from: &str,
+        key: Option<MeshKey>,
+        cancel: CancellationToken,
+    ) -> Mesh {
+        let req = Requester::start_signed(bus.clone(), from.to_string(), key, cancel);
+        Mesh {
+            bus,
+            req,
+            timeout: REQUEST_TIMEOUT,
+        }
+    }
+
+    /// The underlying bus (for stream readers).
+    pub fn bus(&self) -> &Bus {
+        &self.bus
+    }
+
+    /// Every computer ever seen, online or not.
+    pub async fn computers(&self) -> Result<Vec<ComputerStatus>, MeshError> {
+        Ok(self.bus.computers().await?)
+    }
+
+    /// Resolves a computer name case-insensitively; it must be online.
+    pub async fn resolve_computer(&self, name: &str) -> Result<ComputerName, MeshError> {
+        let wanted = ComputerName::new(name)?;
+        let all = self.computers().await?;
+        match all
+            .iter()
+            .find(|c| c.info.name.eq_ignore_ascii_case(wanted.as_str()))
+        {
+            Some(c) if c.online => Ok(ComputerName::new(&c.info.name)?),
+            Some(c) => Err(MeshError::Offline(format!(
+                "{} is offline (last seen {})",
+                c.info.name,
+                ago(c.info.last_seen_ms)
+            ))),
+            None => {
+                let known: Vec<&str> = all.iter().map(|c| c.info.name.as_str()).collect();
+                let hint = names::did_you_mean(&names::suggest(name, known.iter().copied()));
+                let tail = if !hint.is_empty() {
+                    hint
+                } else if known.is_empty() {
+                    "; no computer has joined this mesh yet (start `telemux node` on one)".into()
+                } else {
+                    format!("; known computers: {}", known.join(", "))
+                };
+                Err(MeshError::NotFound(format!("no computer '{name}'{tail}")))
+            }
+        }
+    }
+
+    async fn call(&self, to: &ComputerName, op: Op) -> Result<ReplyBody, MeshError> {
+        self.call_with(to, op, self.timeout).await
+    }
+
+    async fn call_with(
+        &self,
+        to: &ComputerName,
+        op: Op,
+        timeout: Duration,
+    ) -> Result<ReplyBody, MeshError> {
+        // Every caller resolved `to` against the registry just before
+        // (resolve_computer / the online list), so skip the second lookup.
+        match self.req.request_resolved(to, op, timeout).await? {
+            ReplyBody::Error { code, message } => Err(match code {
+                ErrorCode::BadInput | ErrorCode::Exists => MeshError::BadInput(message),
+                ErrorCode::NoSuchSession => MeshError::NotFound(message),
+                _ => MeshError::Remote(message),
+            }),
+            other => Ok(other),
+        }
+    }
+
+    /// Sessions of one computer, or of every online computer.
+    pub async fn sessions(&self, computer: Option<&str>) -> Result<Vec<SessionInfo>, MeshError> {
+        let targets: Vec<ComputerName> = match computer {
+            Some(c) => vec![self.resolve_computer(c).await?],
+            None => self
+                .computers()
+                .await?
+                .into_iter()
+                .filter(|c| c.online)
+                .filter_map(|c| ComputerName::new(&c.info.name).ok())
+                .collect(),
+        };
+        let mut set = tokio::task::JoinSet::new();
+        for c in targets.clone() {
+            let me = self.clone();
+            set.spawn(async move { (c.clone(), me.call(&c, Op::ListSessions).await) });
+        }
+        let mut out = Vec::new();
+        let mut first_err = None;
+        while let Some(joined) = set.join_next().await {
+            let Ok((c, res)) = joined else { continue };
+            match res {
+                Ok(ReplyBody::Sessions(s)) => out.extend(s),
+                Ok(other) => tracing::warn!(computer = %c, ?other, "unexpected reply to list"),
+                Err(e) => {
+                    tracing::warn!(computer = %c, error = %e, "listing sessions failed");
+                    first_err.get_or_insert(e);
+                }
+            }
+        }
+        if let (Some(e), true) = (first_err, computer.is_some()) {
+            return Err(e);
+        }
+        out.sort_by(|a, b| {
+            (a.computer.to_ascii_lowercase(), a.name.to_ascii_lowercase())
+                .cmp(&(b.computer.to_ascii_lowercase(), b.name.to_ascii_lowercase()))
+        });
+        Ok(out)
+    }
+
+    /// Resolves `computer/session` or a bare `session` unique across the mesh.
+    pub async fn resolve_session(
+        &self,
+        addr: &str,
+    ) -> Result<(ComputerName, SessionName), MeshError> {
+        let parsed = SessionAddr::parse(addr)?;
+        if let Some(c) = parsed.computer {
+            return Ok((self.resolve_computer(c.as_str()).await?, parsed.session));
+        }
+        let all = self.sessions(None).await?;
+        let hits: Vec<&SessionInfo> = all
+            .iter()
+            .filter(|s| s.name.eq_ignore_ascii_case(parsed.session.as_str()))
+            .collect();
+        match hits.as_slice() {
+            [one] => Ok((
+                ComputerName::new(&one.computer)?,
+                SessionName::new(&one.name)?,
+            )),
+            [] => {
+                let known: Vec<String> = all
+                    .iter()
+                    .map(|s| format!("{}/{}", s.computer, s.name))
+                    .collect();
+                let bare: Vec<&str> = all.iter().map(|s| s.name.as_str()).collect();
+                let sugg: Vec<String> = names::suggest(addr, bare.iter().copied())
+                    .into_iter()
+                    .filter_map(|n| {
+                        all.iter()
+                            .find(|s| s.name == n)
+                            .map(|s| format!("{}/{}", s.computer, s.name))
+                    })
+                    .collect();
+                let hint = names::did_you_mean(&sugg);
+                let tail = if !hint.is_empty() {
+                    hint
+                } else if known.is_empty() {
+                    "; no online computer has sessions".into()
+                } else {
+                    format!("; sessions: {}", known.join(", "))
+                };
+                Err(MeshError::NotFound(format!(
+                    "no session '{addr}' on any online computer{tail}"
+                )))
+            }
+            many => {
+                let opts: Vec<String> = many
+                    .iter()
+                    .map(|s| format!("{}/{}", s.computer, s.name))
+                    .collect();
+                Err(MeshError::BadInput(format!(
+                    "session '{addr}' exists on several computers; say which: {}",
+                    opts.join(" or ")
+                )))
+            }
+        }
+    }
+
+    /// Creates a session on `computer` (`COMPUTER` or `COMPUTER/NAME`).
+    pub async fn new_session(
+        &self,
+        target: &str,
+        cwd: Option<String>,
+        command: Option<Vec<String>>,
+    ) -> Result<Created, MeshError> {
+        let (computer, name) = match target.split_once('/') {
+            Some((c, n)) => (c, Some(SessionName::new(n)?.to_string())),
+            None => (target, None),
+        };
+        let computer = self.resolve_computer(computer).await?;
+        match self
+            .call(&computer, Op::NewSession { name, cwd, command })
+            .await?
+        {
+            ReplyBody::Created { session, cursor } => Ok(Created {
+                computer,
+                session: SessionName::new(&session)?,
+                cursor,
+            }),
+            other => Err(MeshError::Remote(format!("unexpected reply {other:?}"))),
+        }
+    }
+
+    /// Types `text` literally into a session, then Enter when `enter`.
+    pub async fn send_text(&self, addr: &str, text: &str, enter: bool) -> Result<(), MeshError> {
+        telemux_proto::limits::check("text", text.len(), telemux_proto::limits::MAX_TEXT_BYTES)?;
+        let (c, s) = self.resolve_session(addr).await?;
+        self.call(
+            &c,
+            Op::SendText {
+                session: s.to_string(),
+                text: text.to_string(),
+                enter,
+            },
+        )
+        .await
+        .map(drop)
+    }
+
+    /// Presses named keys in a session.
+    pub async fn send_keys(&self, addr: &str, keys: &[String]) -> Result<(), MeshError> {
+        for k in keys {
+            telemux_proto::Key::parse(k)?;
+        }
+        let (c, s) = self.resolve_session(addr).await?;
+        self.call(
+            &c,
+            Op::SendKeys {
+                session: s.to_string(),
+                keys: keys.to_vec(),
+            },
+        )
+        .await
+        .map(drop)
+    }
+
+    /// The rendered screen plus `lines` of scrollback.
+    pub async fn read(&self, addr: &str, lines: u32, raw: bool) -> Result<String, MeshError> {
+        let (c, s) = self.resolve_session(addr).await?;
+        match self
+            .call(
+                &c,
+                Op::Read {
+                    session: s.to_string(),
+                    lines,
+                    raw,
+                },
+            )
+            .await?
+        {
+            ReplyBody::Screen { text } => Ok(text),
+            other => Err(MeshError::Remote(format!("unexpected reply {other:?}"))),
+        }
+    }
+
+    /// Kills a session.
+    pub async fn kill(&self, addr: &str) -> Result<(ComputerName, SessionName), MeshError> {
+        let (c, s) = self.resolve_session(addr).await?;
+        self.call(
+            &c,
+            Op::Kill {
+                session: s.to_string(),
+            },
+        )
+        .await?;
+        Ok((c, s))
+    }
+
+    /// Asks `computer` (from [`Mesh::resolve_computer`]) to start `command` in a fresh run session.
+    pub async fn start_run(
+        &self,
+        computer: &ComputerName,
+        cwd: Option<String>,
+        command: Vec<String>,
+        timeout: Duration,
+    ) -> Result<Created, MeshError> {
+        let op = Op::Run {
+            cwd,
+            command,
+            timeout_ms: timeout.as_millis() as u64,
+        };
+        match self.call(computer, op).await? {
+            ReplyBody::Created { session, cursor } => Ok(Created {
+                computer: computer.clone(),
+                session: SessionName::new(&session)?,
+                cursor,
+            }),
+            other => Err(MeshError::Remote(format!("unexpected reply {other:?}"))),
+        }
+    }
+}

@@ -1,0 +1,144 @@
+//! `run`: start a command on a computer, follow its output, return its exit code.
+//!
+//! The exit code comes from the node's `session_exited` record (tmux's
+//! `pane_dead_status`), never from the output text.
+
+use std::time::{Duration, Instant};
+
+use telemux_bus::{Cursor, OutputReader};
+use telemux_proto::{OutputEvent, OutputRecord};
+
+use crate::mesh::{Mesh, MeshError};
+
+/// Output kept in a [`RunOutcome`]; beyond this the middle is dropped.
+pub const MAX_RUN_OUTPUT: usize = 8 * 1024 * 1024;
+/// Extra time the client waits past the remote timeout before giving up.
+const CLIENT_GRACE: Duration = Duration::from_secs(15);
+
+/// What to run where.
+#[derive(Debug, Clone)]
+pub struct RunRequest {
+    /// Computer name as typed.
+    pub computer: String,
+    /// Working directory on that computer.
+    pub cwd: Option<String>,
+    /// Argument vector (one element: a shell command line).
+    pub command: Vec<String>,
+    /// After this the command is interrupted and the exit code is 124.
+    pub timeout: Duration,
+}
+
+/// The result of a finished run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunOutcome {
+    /// The remote exit status; 124 when it timed out.
+    pub exit_code: i32,
+    /// Rendered output (ANSI stripped).
+    pub output: String,
+    /// Wall time from request to exit.
+    pub duration_ms: u64,
+    /// Whether the timeout ended it.
+    pub timed_out: bool,
+    /// Signal that killed it, when one did.
+    pub signal: Option<i32>,
+    /// `computer/session` it ran in.
+    pub session: String,
+}
+
+/// Appends the text of a lines record to `out`, keeping `partial` separate.
+fn absorb(out: &mut String, partial: &mut String, ev: &OutputEvent) {
+    match ev {
+        OutputEvent::Lines {
+            lines, partial: p, ..
+        } => {
+            for l in lines {
+                if out.len() + l.len() < MAX_RUN_OUTPUT {
+                    out.push_str(l);
+                    out.push('\n');
+                }
+            }
+            *partial = p.clone();
+        }
+        OutputEvent::Gap { reason, .. } => {
+            out.push_str(&format!("[telemux: gap in output: {reason}]\n"));
+        }
+        _ => {}
+    }
+}
+
+impl Mesh {
+    /// Runs `req`, calling `on_record` for every output record as it arrives.
+    pub async fn run(
+        &self,
+        req: RunRequest,
+        mut on_record: impl FnMut(&OutputRecord),
+    ) -> Result<RunOutcome, MeshError> {
+        let started = Instant::now();
+        let computer = self.resolve_computer(&req.computer).await?;
+        if req.command.is_empty() {
+            return Err(MeshError::BadInput(
+                "run needs a command: telemux run COMPUTER -- COMMAND...".into(),
+            ));
+        }
+        let created = self
+            .start_run(&computer, req.cwd.clone(), req.command.clone(), req.timeout)
+            .await?;
+        let mut reader = OutputReader::new(
+            self.bus(),
+            &created.computer,
+            &created.session,
+            Cursor::After(created.cursor.clone()),
+        )
+        .await?;
+        let give_up = started + req.timeout + CLIENT_GRACE;
+        let mut output = String::new();
+        let mut partial = String::new();
+        loop {
+            if Instant::now() > give_up {
+                return Err(MeshError::Timeout(format!(
+                    "{computer} did not report the end of {}/{} within {} s; the command may still be running",
+                    created.computer,
+                    created.session,
+                    (req.timeout + CLIENT_GRACE).as_secs()
+                )));
+            }
+            let batch = reader
+                .next_batch(Some(Duration::from_millis(500)), 256)
+                .await?;
+            if let Some(gap) = &batch.gap {
+                output.push_str(&format!(
+                    "[telemux: output trimmed before it was read: {gap}]\n"
+                ));
+            }
+            for (_, rec) in batch.entries {
+                let Ok(rec) = rec else { continue };
+                on_record(&rec);
+                absorb(&mut output, &mut partial, &rec.event);
+                if let OutputEvent::SessionClosed { reason } = &rec.event {
+                    return Err(MeshError::Remote(format!(
+                        "{}/{} ended without an exit status ({reason})",
+                        created.computer, created.session
+                    )));
+                }
+                if let OutputEvent::SessionExited {
+                    exit_status,
+                    signal,
+                    timed_out,
+                } = rec.event
+                {
+                    if !partial.is_empty() {
+                        output.push_str(&partial);
+                    }
+                    return Ok(RunOutcome {
+                        exit_code: if timed_out { 124 } else { exit_status },
+                        output,
+                        duration_ms: started.elapsed().as_millis() as u64,
+                        timed_out,
+                        signal,
+                        session: format!("{}/{}", created.computer, created.session),
+                    });
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,437 @@
+//! What the bot does with a message or a button press from an allowed user.
+//!
+//! Commands resolve names exactly like the CLI (through [`crate::Mesh`]:
+//! case-insensitive, suggestions for unknown names) and answer errors with
+//! the same sentences. In a session's topic, plain text is typed into that
+//! session followed by Enter, and `/keys`, `/cancel`, `/kill`, `/output`
+//! need no session name; elsewhere they take it as their first argument.
+//! Anything slow (`/run`, `/output`) runs as its own task so polling goes on.
+
+use std::{sync::Arc, time::Duration};
+
+use frankenstein::{
+    methods::{AnswerCallbackQueryParams, SendDocumentParams},
+    types::{CallbackQuery, MaybeInaccessibleMessage, Message},
+    AsyncTelegramApi,
+};
+use telemux_proto::{OutputEvent, SessionAddr};
+
+use super::{
+    html::escape,
+    live::{exit_footer, Live},
+    poller::Bot,
+    topics,
+};
+use crate::{mesh::ago, RunRequest};
+
+/// How long `/run` lets a command run before interrupting it.
+pub const RUN_TIMEOUT: Duration = Duration::from_secs(600);
+/// Scrollback lines `/output` asks for.
+pub const OUTPUT_LINES: u32 = 100_000;
+
+/// Where a message came from, and so where answers go.
+#[derive(Debug, Clone, Copy)]
+pub struct Here {
+    /// Chat id.
+    pub chat: i64,
+    /// Forum topic, when the message was posted in one.
+    pub thread: Option<i32>,
+}
+
+fn reply(bot: &Bot, here: Here, html: String) {
+    bot.outbox.say(here.chat, here.thread, html);
+}
+
+/// The `/help` text.
+pub fn help() -> String {
+    [
+        "<b>telemux</b> — your terminals, from here.",
+        "",
+        "/computers — computers, online or not",
+        "/sessions [computer] — sessions; each gets a topic",
+        "/new computer[/name] [dir] [-- command] — start a session",
+        "/run computer command — run it, show output and exit code",
+        "/keys key... — press keys: C-c Enter Escape Up Down Tab ...",
+        "/cancel — Ctrl-C",
+        "/kill — end the session",
+        "/output — the whole scrollback as a file",
+        "",
+        "In a session's topic, anything you type is sent to it followed by Enter; /keys, /cancel, /kill and /output act on it. Elsewhere give the session first: /kill MozBook/api.",
+    ]
+    .join("\n")
+}
+
+/// Handles a message from an allowed user.
+pub async fn on_message(bot: &Arc<Bot>, m: Message) {
+    let Some(text) = m.text.clone() else { return };
+    let thread = if m.is_topic_message == Some(true) {
+        m.message_thread_id
+    } else {
+        None
+    };
+    let here = Here {
+        chat: m.chat.id,
+        thread,
+    };
+    let topic_session = match thread {
+        Some(t) => topics::session_of_thread(bot, t).await,
+        None => None,
+    };
+    let result = match text.strip_prefix('/') {
+        Some(rest) => {
+            let (cmd, args) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+            let cmd = cmd.split('@').next().unwrap_or("").to_ascii_lowercase();
+            command(bot, here, topic_session, &cmd, args.trim()).await
+        }
+        None => match &topic_session {
+            Some(addr) => send_text(bot, here, addr, &text).await,
+            None => Err("Type into a session inside its topic, or use /help.".into()),
+        },
+    };
+    if let Err(e) = result {
+        reply(bot, here, format!("⚠️ {}", escape(&e)));
+    }
+}
+
+async fn send_text(bot: &Arc<Bot>, here: Here, addr: &str, text: &str) -> Result<(), String> {
+    bot.mesh
+        .send_text(addr, text, true)
+        .await
+        .map_err(|e| e.to_string())?;
+    watch_addressed(bot, here, addr);
+    Ok(())
+}
+
+/// Makes sure an addressed session in its topic has a running watcher.
+fn watch_addressed(bot: &Arc<Bot>, here: Here, addr: &str) {
+    if let (Some(t), Ok(a)) = (here.thread, SessionAddr::parse(addr)) {
+        if let Some(c) = a.computer {
+            topics::ensure_watch(bot, &c, &a.session, t, None);
+        }
+    }
+}
+
+/// The session a command acts on: the topic's, else the first argument.
+fn target<'a>(
+    topic: &'a Option<String>,
+    args: &'a str,
+    usage: &str,
+) -> Result<(String, &'a str), String> {
+    match topic {
+        Some(t) => Ok((t.clone(), args)),
+        None => {
+            let (first, rest) = args.split_once(char::is_whitespace).unwrap_or((args, ""));
+            if first.is_empty() {
+                return Err(format!(
+                    "say which session (or use this inside its topic): {usage}"
+                ));
+            }
+            Ok((first.to_string(), rest.trim()))
+        }
+    }
+}
+
+async fn command(
+    bot: &Arc<Bot>,
+    here: Here,
+    topic: Option<String>,
+    cmd: &str,
+    args: &str,
+) -> Result<(), String> {
+    let mesh = &bot.mesh;
+    match cmd {
+        "start" | "help" => reply(
+            bot,
+            here,
+            format!("{}\n\nThis chat's id: <code>{}</code>", help(), here.chat),
+        ),
+        "computers" => reply(bot, here, computers(bot).await?),
+        "sessions" => {
+            let arg = (!args.is_empty()).then_some(args);
+            reply(bot, here, sessions(bot, arg).await?);
+        }
+        "new" => new_session(bot, here, args).await?,
+        "run" => {
+            let (computer, command) = args
+                .split_once(char::is_whitespace)
+                .ok_or("usage: /run computer command")?;
+            let (computer, command) = (computer.to_string(), command.trim().to_string());
+            let bot2 = bot.clone();
+            bot.tracker
+                .spawn(async move { run(&bot2, here, computer, command).await });
+        }
+        "keys" => {
+            let (addr, rest) = target(&topic, args, "/keys session key...")?;
+            let keys: Vec<String> = rest.split_whitespace().map(String::from).collect();
+            if keys.is_empty() {
+                return Err("usage: /keys key... (e.g. /keys C-c, /keys Up Enter)".into());
+            }
+            mesh.send_keys(&addr, &keys)
+                .await
+                .map_err(|e| e.to_string())?;
+            watch_addressed(bot, here, &addr);
+        }
+        "cancel" => {
+            let (addr, _) = target(&topic, args, "/cancel session")?;
+            mesh.send_keys(&addr, &["C-c".to_string()])
+                .await
+                .map_err(|e| e.to_string())?;
+            watch_addressed(bot, here, &addr);
+        }
+        "kill" => {
+            let (addr, _) = target(&topic, args, "/kill session")?;
+            let (c, s) = mesh.kill(&addr).await.map_err(|e| e.to_string())?;
+            reply(
+                bot,
+                here,
+                format!("Killed <b>{}</b>.", escape(&format!("{c}/{s}"))),
+            );
+        }
+        "output" => {
+            let (addr, _) = target(&topic, args, "/output session")?;
+            let bot2 = bot.clone();
+            bot.tracker.spawn(async move {
+                if let Err(e) = output(&bot2, here, &addr).await {
+                    reply(&bot2, here, format!("⚠️ {}", escape(&e)));
+                }
+            });
+        }
+        other => return Err(format!("unknown command /{other}; see /help")),
+    }
+    Ok(())
+}
+
+async fn computers(bot: &Bot) -> Result<String, String> {
+    let all = bot.mesh.computers().await.map_err(|e| e.to_string())?;
+    if all.is_empty() {
+        return Ok(
+            "No computer has joined this mesh yet (start <code>telemux node</code> on one).".into(),
+        );
+    }
+    let lines: Vec<String> = all
+        .iter()
+        .map(|c| {
+            let name = escape(&c.info.name);
+            if c.online {
+                format!(
+                    "🟢 <b>{name}</b> — online, {} session(s), {}",
+                    c.info.sessions,
+                    escape(&c.info.os)
+                )
+            } else {
+                format!(
+                    "⚪ <b>{name}</b> — offline, last seen {}",
+                    ago(c.info.last_seen_ms)
+                )
+            }
+        })
+        .collect();
+    Ok(lines.join("\n"))
+}
+
+async fn sessions(bot: &Arc<Bot>, computer: Option<&str>) -> Result<String, String> {
+    let all = bot
+        .mesh
+        .sessions(computer)
+        .await
+        .map_err(|e| e.to_string())?;
+    if all.is_empty() {
+        return Ok("No sessions. Start one with /new computer.".into());
+    }
+    let mut lines = Vec::new();
+    for s in &all {
+        let addr = format!("{}/{}", s.computer, s.name);
+        if let Ok(SessionAddr {
+            computer: Some(c),
+            session,
+        }) = SessionAddr::parse(&addr)
+        {
+            if let Err(e) = topics::ensure_topic(bot, &c, &session, None).await {
+                tracing::warn!(computer = %c, session = %session, error = %e, "no topic for session");
+            }
+        }
+        let state = match (s.state, s.exit_status) {
+            (telemux_proto::SessionState::Exited, Some(code)) => format!("exited {code}"),
+            (telemux_proto::SessionState::Exited, None) => "exited".into(),
+            _ => "running".into(),
+        };
+        lines.push(format!(
+            "<b>{}</b> — {} · {} · {}",
+            escape(&addr),
+            escape(&s.command),
+            escape(&s.cwd),
+            state
+        ));
+    }
+    Ok(lines.join("\n"))
+}
+
+async fn new_session(bot: &Arc<Bot>, here: Here, args: &str) -> Result<(), String> {
+    const USAGE: &str = "usage: /new computer[/name] [dir] [-- command]";
+    let (before, command) = match args.split_once("--") {
+        Some((a, b)) => (a, Some(b.trim().to_string()).filter(|c| !c.is_empty())),
+        None => (args, None),
+    };
+    let mut words = before.split_whitespace();
+    let target = words.next().ok_or(USAGE)?;
+    let dir = words.next().map(String::from);
+    if words.next().is_some() {
+        return Err(format!("too many words before `--`; {USAGE}"));
+    }
+    let created = bot
+        .mesh
+        .new_session(target, dir, command.map(|c| vec![c]))
+        .await
+        .map_err(|e| e.to_string())?;
+    let addr = format!("{}/{}", created.computer, created.session);
+    let topic = topics::ensure_topic(
+        bot,
+        &created.computer,
+        &created.session,
+        Some(created.cursor),
+    )
+    .await;
+    let note = match topic {
+        Ok(Some(_)) => format!(" — its topic is <b>{}</b>", escape(&addr)),
+        Ok(None) => {
+            " (set telegram.chat_id to a forum supergroup to get a topic per session)".into()
+        }
+        Err(e) => format!(" (no topic: {})", escape(&e)),
+    };
+    reply(
+        bot,
+        here,
+        format!("Started <b>{}</b>{note}.", escape(&addr)),
+    );
+    Ok(())
+}
+
+async fn run(bot: &Arc<Bot>, here: Here, computer: String, command: String) {
+    let slot = format!("run:{}", uuid::Uuid::now_v7());
+    let mut live = Live::new(false);
+    live.note(&format!("{computer}$ {command}"));
+    bot.outbox.open(&slot, here.chat, here.thread, live, None);
+    let req = RunRequest {
+        computer,
+        cwd: None,
+        command: vec![command],
+        timeout: RUN_TIMEOUT,
+    };
+    let outbox = bot.outbox.clone();
+    let result = bot
+        .mesh
+        .run(req, |rec| {
+            // The end is written from the outcome below, with the client-side duration.
+            if matches!(
+                rec.event,
+                OutputEvent::Lines { .. } | OutputEvent::Frame { .. } | OutputEvent::Gap { .. }
+            ) {
+                outbox.update(&slot, |l| l.apply(&rec.event));
+            }
+        })
+        .await;
+    bot.outbox.update(&slot, |l| match result {
+        Ok(o) => {
+            let mut f = exit_footer(o.exit_code, Some(o.duration_ms));
+            if o.timed_out {
+                f.push_str(" (timed out)");
+            }
+            l.finish(f);
+        }
+        Err(e) => l.finish(format!("⚠️ {e}")),
+    });
+    bot.outbox.close(&slot);
+}
+
+async fn output(bot: &Bot, here: Here, addr: &str) -> Result<(), String> {
+    let text = bot
+        .mesh
+        .read(addr, OUTPUT_LINES, false)
+        .await
+        .map_err(|e| e.to_string())?;
+    let name = addr.replace('/', "_");
+    let dir = std::env::temp_dir().join(format!("telemux-tg-{}", uuid::Uuid::now_v7()));
+    tokio::fs::create_dir_all(&dir)
+        .await
+        .map_err(|e| e.to_string())?;
+    let path = dir.join(format!("{name}.txt"));
+    let result = async {
+        tokio::fs::write(&path, text.as_bytes())
+            .await
+            .map_err(|e| e.to_string())?;
+        let params = SendDocumentParams::builder()
+            .chat_id(here.chat)
+            .document(path.clone())
+            .caption(format!(
+                "{addr}: scrollback ({} lines)",
+                text.lines().count()
+            ))
+            .build();
+        let params = SendDocumentParams {
+            message_thread_id: here.thread,
+            ..params
+        };
+        for _ in 0..3 {
+            bot.outbox.reserve(here.chat).await;
+            match bot.api.send_document(&params).await {
+                Ok(_) => return Ok(()),
+                Err(e) => match e.retry_after() {
+                    Some(d) => {
+                        bot.outbox.block(here.chat, d);
+                    }
+                    None => return Err(e.to_string()),
+                },
+            }
+        }
+        Err("Telegram kept asking us to wait; try /output again later".to_string())
+    }
+    .await;
+    let _ = tokio::fs::remove_dir_all(&dir).await;
+    result
+}
+
+/// Handles a button press (`k:KEY:THREAD`) from an allowed user.
+pub async fn on_callback(bot: &Arc<Bot>, q: CallbackQuery) {
+    let data = q.data.clone().unwrap_or_default();
+    let answer = async {
+        let mut parts = data.splitn(3, ':');
+        let (Some("k"), Some(key), Some(thread)) = (parts.next(), parts.next(), parts.next())
+        else {
+            return Err("unknown button".to_string());
+        };
+        let thread: i32 = thread.parse().map_err(|_| "unknown button".to_string())?;
+        let addr = topics::session_of_thread(bot, thread)
+            .await
+            .ok_or("this topic has no session any more")?;
+        bot.mesh
+            .send_keys(&addr, &[key.to_string()])
+            .await
+            .map_err(|e| e.to_string())?;
+        if let Some(MaybeInaccessibleMessage::Message(m)) = &q.message {
+            watch_addressed(
+                bot,
+                Here {
+                    chat: m.chat.id,
+                    thread: Some(thread),
+                },
+                &addr,
+            );
+        }
+        Ok(format!("{key} → {addr}"))
+    }
+    .await;
+    let text = match answer {
+        Ok(t) => t,
+        Err(e) => format!("⚠️ {e}"),
+    };
+    let params = AnswerCallbackQueryParams {
+        callback_query_id: q.id.clone(),
+        text: Some(text.chars().take(190).collect()),
+        show_alert: None,
+        url: None,
+        cache_time: None,
+    };
+    if let Err(e) = bot.api.answer_callback_query(&params).await {
+        tracing::warn!(error = %e, "answerCallbackQuery failed");
+    }
+}

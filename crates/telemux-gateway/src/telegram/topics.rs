@@ -1,0 +1,236 @@
+//! One forum topic per session, and the watcher that keeps its live messages.
+//!
+//! The session ↔ topic map lives in Redis (two hashes, unbounded — no LRU that
+//! forgets a topic and sends a session's text to the wrong place). A session
+//! gets its topic when it is created with `/new`, or the first time it is
+//! listed or addressed. Each topic has one watcher task following the
+//! session's output stream; it changes the session's slot in the
+//! [`super::Outbox`], which persists the delivered state (cursor, message id,
+//! text) so a restarted gateway resumes editing the same message.
+
+use std::{sync::Arc, time::Duration};
+
+use frankenstein::{methods::CreateForumTopicParams, AsyncTelegramApi};
+use telemux_bus::{Cursor, OutputReader};
+use telemux_proto::{ComputerName, OutputEvent, SessionAddr, SessionName};
+
+use super::{
+    live::{Live, LiveState},
+    poller::Bot,
+};
+
+/// The case-folded `computer/session` used as a Redis field.
+pub fn session_key(c: &ComputerName, s: &SessionName) -> String {
+    format!("{}/{}", c.key(), s.key())
+}
+
+/// The outbox slot of a session.
+pub fn slot_id(key: &str) -> String {
+    format!("s:{key}")
+}
+
+/// The topic of `c/s`, creating it (and its watcher) when missing.
+///
+/// `start` is where a new watcher starts reading (a fresh session's creation
+/// cursor); `None` means "from now". `Ok(None)` when no `telegram.chat_id` is set.
+pub async fn ensure_topic(
+    bot: &Arc<Bot>,
+    c: &ComputerName,
+    s: &SessionName,
+    start: Option<String>,
+) -> Result<Option<i32>, String> {
+    let Some(chat) = bot.cfg.chat_id else {
+        return Ok(None);
+    };
+    let key = session_key(c, s);
+    let thread = {
+        let _guard = bot.topic_lock.lock().await;
+        match bot.bus().tg_topic(&key).await.map_err(|e| e.to_string())? {
+            Some(t) => t as i32,
+            None => {
+                let name = format!("{c}/{s}");
+                let params = CreateForumTopicParams {
+                    chat_id: chat.into(),
+                    name: name.clone(),
+                    icon_color: None,
+                    icon_custom_emoji_id: None,
+                };
+                bot.outbox.reserve(chat).await;
+                let topic = match bot.api.create_forum_topic(&params).await {
+                    Ok(t) => t.result,
+                    Err(e) => {
+                        if let Some(d) = e.retry_after() {
+                            bot.outbox.block(chat, d);
+                        }
+                        return Err(format!("could not create the topic {name}: {e}"));
+                    }
+                };
+                let t = topic.message_thread_id;
+                bot.bus()
+                    .tg_put_topic(&key, &name, t as i64)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                tracing::info!(computer = %c, session = %s, thread = t, "created forum topic");
+                t
+            }
+        }
+    };
+    ensure_watch(bot, c, s, thread, start);
+    Ok(Some(thread))
+}
+
+/// The session a topic belongs to.
+pub async fn session_of_thread(bot: &Bot, thread: i32) -> Option<String> {
+    bot.bus()
+        .tg_thread_session(thread as i64)
+        .await
+        .ok()
+        .flatten()
+}
+
+/// Starts the watcher of `c/s` unless one runs.
+pub fn ensure_watch(
+    bot: &Arc<Bot>,
+    c: &ComputerName,
+    s: &SessionName,
+    thread: i32,
+    start: Option<String>,
+) {
+    let Some(chat) = bot.cfg.chat_id else { return };
+    let key = session_key(c, s);
+    let token = {
+        let mut w = bot.watchers.lock().unwrap_or_else(|p| p.into_inner());
+        if w.get(&key).is_some_and(|t| !t.is_cancelled()) {
+            return;
+        }
+        let t = bot.cancel.child_token();
+        w.insert(key.clone(), t.clone());
+        t
+    };
+    let bot2 = bot.clone();
+    let (c, s) = (c.clone(), s.clone());
+    bot.tracker.spawn(async move {
+        watch(&bot2, &c, &s, chat, thread, start, &token).await;
+        token.cancel();
+        let mut w = bot2.watchers.lock().unwrap_or_else(|p| p.into_inner());
+        if w.get(&key).is_some_and(|t| t.is_cancelled()) {
+            w.remove(&key);
+        }
+    });
+}
+
+/// After taking the lease: resumes a watcher for every topic whose session still exists.
+pub async fn resume_all(bot: &Arc<Bot>) {
+    if bot.cfg.chat_id.is_none() {
+        return;
+    }
+    let topics = match bot.bus().tg_all_topics().await {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot list Telegram topics; live output resumes when sessions are addressed");
+            return;
+        }
+    };
+    let existing: Option<Vec<String>> = bot.mesh.sessions(None).await.ok().map(|v| {
+        v.iter()
+            .map(|s| format!("{}/{}", s.computer, s.name).to_ascii_lowercase())
+            .collect()
+    });
+    for (display, thread) in topics {
+        let Ok(addr) = SessionAddr::parse(&display) else {
+            continue;
+        };
+        let Some(c) = addr.computer else { continue };
+        let key = session_key(&c, &addr.session);
+        if existing.as_ref().is_some_and(|e| !e.contains(&key)) {
+            continue;
+        }
+        ensure_watch(bot, &c, &addr.session, thread as i32, None);
+    }
+}
+
+async fn watch(
+    bot: &Arc<Bot>,
+    c: &ComputerName,
+    s: &SessionName,
+    chat: i64,
+    thread: i32,
+    start: Option<String>,
+    cancel: &tokio_util::sync::CancellationToken,
+) {
+    let key = session_key(c, s);
+    let slot = slot_id(&key);
+    let bus = bot.bus().clone();
+    let saved: Option<LiveState> = bus
+        .tg_live(&key)
+        .await
+        .ok()
+        .flatten()
+        .and_then(|j| serde_json::from_str(&j).ok());
+    let (live, cursor) = match saved {
+        Some(st) => {
+            let cursor = st.cursor.clone();
+            tracing::info!(computer = %c, session = %s, ?cursor, "resuming live output");
+            (Live::restore(true, st), cursor.or(start))
+        }
+        None => (Live::new(true), start),
+    };
+    let from = match cursor {
+        Some(id) => Cursor::After(id),
+        None => Cursor::End,
+    };
+    bot.outbox
+        .open(&slot, chat, Some(thread), live, Some(key.clone()));
+    let mut reader = loop {
+        match OutputReader::new(&bus, c, s, from.clone()).await {
+            Ok(r) => break r,
+            Err(e) => {
+                tracing::warn!(computer = %c, session = %s, error = %e, "cannot follow output");
+                tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                }
+            }
+        }
+    };
+    loop {
+        let batch = tokio::select! {
+            _ = cancel.cancelled() => return,
+            b = reader.next_batch(Some(Duration::from_millis(1500)), 200) => b,
+        };
+        let batch = match batch {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::warn!(computer = %c, session = %s, error = %e, "reading output failed");
+                tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                }
+                continue;
+            }
+        };
+        let mut closed = false;
+        bot.outbox.update(&slot, |l| {
+            if let Some(g) = &batch.gap {
+                l.note(&format!(
+                    "[telemux: output was trimmed before it was read: {g}]"
+                ));
+            }
+            for (id, rec) in &batch.entries {
+                if let Ok(r) = rec {
+                    l.apply(&r.event);
+                    closed |= matches!(r.event, OutputEvent::SessionClosed { .. });
+                }
+                l.cursor = Some(id.clone());
+            }
+        });
+        if closed {
+            tracing::info!(computer = %c, session = %s, "session closed; its topic stays");
+            bot.outbox.close(&slot);
+            if let Err(e) = bus.tg_del_live(&key).await {
+                tracing::warn!(error = %e, "could not forget live state");
+            }
+            return;
+        }
+    }
+}

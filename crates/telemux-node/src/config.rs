@@ -1,0 +1,53 @@
+//! What a node needs to know to run; filled by the binary from the config file.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use telemux_proto::{ComputerName, MeshKey};
+
+/// Settings of one node instance (several may run in one process in tests).
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    /// This computer's name in the mesh.
+    pub computer: ComputerName,
+    /// tmux server socket name (`tmux -L`).
+    pub tmux_socket: String,
+    /// Heartbeat period; the registry entry lives three periods.
+    pub heartbeat: Duration,
+    /// Where shell integration files are written.
+    pub state_dir: PathBuf,
+    /// Entries kept per session output stream (`XADD MAXLEN ~`).
+    pub output_maxlen: usize,
+    /// How long output is gathered before one delta is published.
+    pub coalesce: Duration,
+    /// Shell for sessions without a command; `None`: `$SHELL`, then `/bin/sh`.
+    pub shell: Option<PathBuf>,
+    /// Size of new sessions (columns, rows).
+    pub size: (u16, u16),
+    /// Pause between typed text and its Enter (programs that treat a fast
+    /// Enter after a paste as a newline need this).
+    pub enter_delay: Duration,
+    /// When set, only commands signed with this key are executed.
+    pub mesh_key: Option<MeshKey>,
+    /// Largest accepted difference between a command's timestamp and our clock.
+    pub max_skew: Duration,
+}
+
+impl NodeConfig {
+    /// Defaults for `computer` on tmux socket `socket`, state under `state_dir`.
+    pub fn new(computer: ComputerName, socket: &str, state_dir: PathBuf) -> Self {
+        NodeConfig {
+            computer,
+            tmux_socket: socket.to_string(),
+            heartbeat: Duration::from_millis(2000),
+            state_dir,
+            output_maxlen: 2000,
+            coalesce: Duration::from_millis(4),
+            shell: None,
+            size: (120, 40),
+            enter_delay: Duration::from_millis(30),
+            mesh_key: None,
+            max_skew: Duration::from_secs(30),
+        }
+    }
+}

@@ -1,0 +1,53 @@
+//! The heartbeat: refreshes this computer's registry entry every period, so
+//! others see it online; three missed periods and the entry expires.
+
+use std::sync::Arc;
+
+use telemux_proto::{now_ms, ComputerInfo, PROTOCOL_VERSION};
+use tokio_util::sync::CancellationToken;
+
+use crate::node::Shared;
+
+/// Builds this node's registry record as of now.
+pub(crate) fn info(shared: &Shared, stopped: bool) -> ComputerInfo {
+    ComputerInfo {
+        name: shared.cfg.computer.to_string(),
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        proto: PROTOCOL_VERSION,
+        os: format!("{}-{}", std::env::consts::OS, std::env::consts::ARCH),
+        host: shared.host.clone(),
+        started_ms: shared.started_ms,
+        last_seen_ms: now_ms(),
+        heartbeat_ms: shared.cfg.heartbeat.as_millis() as u64,
+        sessions: shared.session_count(),
+        pid: std::process::id(),
+        stopped,
+    }
+}
+
+/// Beats until `cancel`; Redis outages are logged once and retried next period.
+pub(crate) async fn run(shared: Arc<Shared>, cancel: CancellationToken) {
+    let mut tick = tokio::time::interval(shared.cfg.heartbeat);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut failing = false;
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        match shared.bus.heartbeat(&info(&shared, false)).await {
+            Ok(()) => {
+                if failing {
+                    tracing::info!(computer = %shared.cfg.computer, "heartbeat restored");
+                    failing = false;
+                }
+            }
+            Err(e) => {
+                if !failing {
+                    tracing::warn!(computer = %shared.cfg.computer, error = %e, "heartbeat failed; retrying every period");
+                    failing = true;
+                }
+            }
+        }
+    }
+}

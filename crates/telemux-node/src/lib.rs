@@ -1,0 +1,19 @@
+//! The telemux node daemon: owns one tmux server and speaks for it on the bus.
+//!
+//! Data flow: tmux control mode (per session) → [`watcher`] (coalesce, render,
+//! sequence) → the session's Redis output stream. Requests arrive on the
+//! computer's command stream → [`ops`] → tmux → a reply on the requester's
+//! stream. [`Node::run`] wires these together with a heartbeat and the tmux
+//! waker that reports shell exit codes and pane deaths without polling.
+
+pub mod config;
+pub mod error;
+mod heartbeat;
+mod node;
+mod ops;
+pub mod render;
+mod watcher;
+
+pub use config::NodeConfig;
+pub use error::NodeError;
+pub use node::{host_name, Node};

@@ -1,0 +1,24 @@
+//! The telemux contract: what travels between nodes, gateways and CLIs.
+//!
+//! This crate does no I/O. It defines the versioned MessagePack [`Envelope`],
+//! the message bodies ([`Request`], [`Reply`], [`OutputRecord`], [`MeshEvent`]),
+//! the Redis key names ([`keys`]), name rules ([`names`]), key names for input
+//! ([`Key`]) and the size limits ([`limits`]). Everything that crosses a process
+//! boundary is defined here and nowhere else, so that a node and a gateway of
+//! adjacent versions agree on the bytes.
+
+pub mod auth;
+pub mod envelope;
+pub mod error;
+pub mod input;
+pub mod keys;
+pub mod limits;
+pub mod messages;
+pub mod names;
+
+pub use auth::{AuthError, MeshKey, ReplayGuard};
+pub use envelope::{now_ms, Envelope, Message, PROTOCOL_VERSION};
+pub use error::ProtoError;
+pub use input::Key;
+pub use messages::*;
+pub use names::{ComputerName, SessionAddr, SessionName};

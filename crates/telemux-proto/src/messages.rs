@@ -1,0 +1,262 @@
+//! Message bodies: requests to nodes and their replies, per-session output
+//! records, and mesh-wide events. Each implements [`Message`] with its kind.
+//!
+//! Fields are encoded by name, so adding an optional field (`#[serde(default)]`)
+//! is a compatible change; removing or retyping one needs a version bump.
+
+use serde::{Deserialize, Serialize};
+
+use crate::Message;
+
+/// What a node says about itself in the registry (and heartbeats).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ComputerInfo {
+    /// Display name, e.g. `MozBook`.
+    pub name: String,
+    /// telemux version of the node.
+    pub version: String,
+    /// Protocol version the node speaks.
+    pub proto: u16,
+    /// Operating system and architecture, e.g. `linux-aarch64`.
+    pub os: String,
+    /// Host name the node runs on.
+    #[serde(default)]
+    pub host: String,
+    /// Node process start time (ms since epoch).
+    pub started_ms: u64,
+    /// Time of this heartbeat (ms since epoch).
+    pub last_seen_ms: u64,
+    /// Heartbeat period, so readers know when it counts as offline.
+    pub heartbeat_ms: u64,
+    /// Number of sessions on the node's tmux server.
+    pub sessions: u32,
+    /// Process id of the node (tells a crashed predecessor from a live twin).
+    #[serde(default)]
+    pub pid: u32,
+    /// Whether the node stopped gracefully (set in its last record).
+    #[serde(default)]
+    pub stopped: bool,
+}
+impl Message for ComputerInfo {
+    const KIND: &'static str = "computer_info";
+}
+
+/// Whether a session's process is still running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionState {
+    /// The pane's process is alive.
+    Running,
+    /// The pane's process ended; the session is kept so its status and output can be read.
+    Exited,
+}
+
+/// One session as listed by `sessions` / `list_sessions`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    /// Computer that owns it.
+    pub computer: String,
+    /// Session name.
+    pub name: String,
+    /// Command currently running in the pane (e.g. `bash`, `vim`).
+    pub command: String,
+    /// Current working directory of the pane.
+    pub cwd: String,
+    /// Creation time, ms since epoch.
+    pub created_ms: u64,
+    /// Running or exited.
+    pub state: SessionState,
+    /// Last output, ms since epoch.
+    pub last_activity_ms: u64,
+    /// Exit status once `state` is `exited`.
+    #[serde(default)]
+    pub exit_status: Option<i32>,
+}
+
+/// A request to a node, sent on its command stream.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Request {
+    /// Stream the node writes the [`Reply`] to (empty: no reply wanted).
+    pub reply_to: String,
+    /// Wall-clock deadline (ms since epoch); a node skips requests past it.
+    pub deadline_ms: u64,
+    /// What to do.
+    pub op: Op,
+}
+impl Message for Request {
+    const KIND: &'static str = "request";
+}
+
+/// The operations a node performs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Op {
+    /// List this node's sessions.
+    ListSessions,
+    /// Create a session; `name` defaults to a free one, `command` to the login shell.
+    NewSession {
+        name: Option<String>,
+        cwd: Option<String>,
+        command: Option<Vec<String>>,
+    },
+    /// Type text literally; `enter` sends Enter afterwards.
+    SendText {
+        session: String,
+        text: String,
+        enter: bool,
+    },
+    /// Press named keys ([`crate::Key`] names).
+    SendKeys { session: String, keys: Vec<String> },
+    /// Rendered screen plus `lines` of scrollback; `raw` keeps escapes.
+    Read {
+        session: String,
+        lines: u32,
+        raw: bool,
+    },
+    /// Kill a session.
+    Kill { session: String },
+    /// Run `command` (argv) in a fresh session and end it after `timeout_ms`.
+    Run {
+        cwd: Option<String>,
+        command: Vec<String>,
+        timeout_ms: u64,
+    },
+}
+
+/// Why a request failed, so clients can choose exit codes and wording.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The request itself is invalid (names, sizes, keys).
+    BadInput,
+    /// No such session on that computer.
+    NoSuchSession,
+    /// A session with that name exists already.
+    Exists,
+    /// tmux refused or failed.
+    Tmux,
+    /// Something else failed on the node.
+    Internal,
+}
+
+/// A node's answer to a [`Request`], correlated by `request_id`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reply {
+    /// Envelope id of the request this answers.
+    pub request_id: uuid::Uuid,
+    /// The result.
+    pub result: ReplyBody,
+}
+impl Message for Reply {
+    const KIND: &'static str = "reply";
+}
+
+/// The payload of a [`Reply`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReplyBody {
+    /// Done, nothing to return.
+    Ok,
+    /// Answer to `ListSessions`.
+    Sessions(Vec<SessionInfo>),
+    /// Answer to `NewSession` / `Run`: the session created and its output cursor.
+    Created {
+        session: String,
+        /// Output stream id to read from so nothing printed is missed.
+        cursor: String,
+    },
+    /// Answer to `Read`.
+    Screen { text: String },
+    /// Failure with a user-facing message.
+    Error { code: ErrorCode, message: String },
+}
+
+/// One entry of a session output stream.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutputRecord {
+    /// Per-session sequence number: continuous, never reused, survives node restarts.
+    pub seq: u64,
+    /// Node wall clock when published.
+    pub ts_ms: u64,
+    /// What happened.
+    pub event: OutputEvent,
+}
+impl Message for OutputRecord {
+    const KIND: &'static str = "output";
+}
+
+/// What an [`OutputRecord`] carries.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutputEvent {
+    /// Scrolling output: completed lines, and the unfinished last line (a prompt).
+    Lines {
+        lines: Vec<String>,
+        partial: String,
+        #[serde(with = "serde_bytes", default)]
+        raw: Vec<u8>,
+    },
+    /// A full-screen program's current screen (alternate screen), rendered.
+    Frame {
+        rows: Vec<String>,
+        #[serde(with = "serde_bytes", default)]
+        raw: Vec<u8>,
+    },
+    /// A command typed into the session's shell finished.
+    CommandFinished {
+        exit_code: i32,
+        started_ms: u64,
+        finished_ms: u64,
+    },
+    /// The session's process ended; `exit_status` is its code, or 128+signal.
+    SessionExited {
+        exit_status: i32,
+        signal: Option<i32>,
+        timed_out: bool,
+    },
+    /// The session is gone from tmux (killed, or its pane closed).
+    SessionClosed { reason: String },
+    /// Output was lost between `from_seq` and `to_seq` (overflow or restart).
+    Gap {
+        from_seq: u64,
+        to_seq: u64,
+        reason: String,
+    },
+}
+
+/// Mesh-wide presence and session lifecycle events (global event stream).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MeshEvent {
+    /// A node started or came back.
+    ComputerOnline { computer: String },
+    /// A node stopped gracefully.
+    ComputerOffline { computer: String },
+    /// A session appeared (created or adopted).
+    SessionCreated { computer: String, session: String },
+    /// A session's process exited.
+    SessionExited {
+        computer: String,
+        session: String,
+        exit_status: i32,
+    },
+    /// A session is gone from tmux.
+    SessionClosed { computer: String, session: String },
+}
+impl Message for MeshEvent {
+    const KIND: &'static str = "mesh_event";
+}
+
+/// What the bus writes to the dead-letter stream about a refused entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeadLetter {
+    /// Stream the entry came from.
+    pub stream: String,
+    /// Its stream id.
+    pub entry_id: String,
+    /// Why it was refused.
+    pub reason: String,
+}
+impl Message for DeadLetter {
+    const KIND: &'static str = "dead_letter";
+}

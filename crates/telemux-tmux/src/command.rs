@@ -1,0 +1,561 @@
+//! [`Tmux`]: one tmux server (`tmux -L <socket>`) driven by running tmux commands.
+//!
+//! Every tmux invocation is a `tokio::process` child with its arguments as separate
+//! argv entries — never a shell string — so session names and user text cannot
+//! turn into commands. Panes are targeted as `=NAME:` (exact session match; a
+//! bare `=NAME` does not resolve for pane targets in tmux 3.3a).
+//!
+//! tmux still parses its argv in two ways that matter for untrusted values:
+//! an argument ending in `;` ends the tmux command (the rest would run as
+//! further tmux commands), and `new-session -c` expands `#{...}` formats. Every
+//! user-supplied value therefore goes through [`literal_arg`] (and `-c` through
+//! [`literal_format`]); both were checked against tmux 3.3a in the tests.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+
+use telemux_proto::{Key, SessionName};
+use tokio::io::AsyncWriteExt;
+use tokio::process::Command;
+
+use crate::format::{self, ExitRecord, PaneInfo, PANE_FORMAT};
+use crate::{Result, TmuxError};
+
+/// The tmux `wait-for` channel that pane deaths and shell hooks signal.
+pub const WAKE_CHANNEL: &str = "telemux-wake";
+
+/// Scrollback kept per pane (tmux's default of 2000 is short for agent sessions).
+const HISTORY_LIMIT: &str = "10000";
+
+/// Largest piece of text handed to one `send-keys` (tmux messages are limited to ~16 KiB).
+const SEND_CHUNK_BYTES: usize = 4096;
+
+/// Most options unset by one tmux invocation in [`Tmux::clear_exit_records`].
+const UNSET_BATCH: usize = 64;
+
+/// Returns the version line of the tmux on PATH, e.g. `tmux 3.3a`.
+pub async fn tmux_version() -> Result<String> {
+    let out = Command::new("tmux")
+        .arg("-V")
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .output()
+        .await
+        .map_err(TmuxError::Spawn)?;
+    if !out.status.success() {
+        return Err(TmuxError::Command {
+            subcommand: "-V".into(),
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        });
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// What [`Tmux::new_session`] should start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewSession {
+    /// Session name (already validated, so it is safe as a tmux target).
+    pub name: SessionName,
+    /// Working directory; `None` uses tmux's default (the server's cwd).
+    pub cwd: Option<PathBuf>,
+    /// Program and arguments; `None` starts the default shell. As in tmux (and
+    /// ssh), a single element is run by `sh -c`, several are exec'd directly.
+    pub command: Option<Vec<String>>,
+    /// Extra environment for the pane's process.
+    pub env: Vec<(String, String)>,
+    /// Window width in cells.
+    pub width: u16,
+    /// Window height in cells.
+    pub height: u16,
+}
+
+/// Handle on one tmux server; cheap to clone and share between tasks.
+#[derive(Debug, Clone)]
+pub struct Tmux {
+    socket: Arc<str>,
+}
+
+impl Tmux {
+    /// A driver for the server on socket name `socket` (`tmux -L socket`).
+    pub fn new(socket: &str) -> Tmux {
+        Tmux {
+            socket: socket.into(),
+        }
+    }
+
+    /// The socket name this driver talks to.
+    pub fn socket(&self) -> &str {
+        &self.socket
+    }
+
+    /// A `tmux -L socket` command, detached from any tmux the node itself runs in.
+    pub(crate) fn command(&self) -> Command {
+        let mut cmd = Command::new("tmux");
+        cmd.arg("-L")
+            .arg(&*self.socket)
+            // Inherited $TMUX would make tmux refuse or pick the wrong server.
+            .env_remove("TMUX")
+            .env_remove("TMUX_PANE")
+            .kill_on_drop(true);
+        cmd
+    }
+
+    /// Runs `tmux -L socket ARGS...` and returns stdout.
+    pub async fn run(&self, args: &[&str]) -> Result<String> {
+        self.run_with_input(args, None).await
+    }
+
+    /// Like [`Tmux::run`], feeding `input` on stdin (for `load-buffer -`).
+    async fn run_with_input(&self, args: &[&str], input: Option<&[u8]>) -> Result<String> {
+        let mut cmd = self.command();
+        cmd.args(args)
+            .stdin(if input.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().map_err(TmuxError::Spawn)?;
+        if let (Some(data), Some(mut stdin)) = (input, child.stdin.take()) {
+            stdin.write_all(data).await.map_err(|e| TmuxError::Io {
+                what: "writing to tmux".into(),
+                source: e,
+            })?;
+        }
+        let out = child.wait_with_output().await.map_err(TmuxError::Spawn)?;
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        } else {
+            Err(TmuxError::Command {
+                subcommand: args.first().copied().unwrap_or("").to_string(),
+                stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+            })
+        }
+    }
+
+    /// Runs a command aimed at session `s`, mapping "can't find" to [`TmuxError::NoSession`].
+    async fn run_on(&self, s: &SessionName, args: &[&str]) -> Result<String> {
+        self.run(args)
+            .await
+            .map_err(|e| missing_as_no_session(e, s))
+    }
+
+    /// Starts the server if needed and sets the globals telemux relies on. Idempotent.
+    ///
+    /// * `exit-empty off`: the server (and its hooks) survives with no sessions.
+    /// * `remain-on-exit on` globally: a pane whose command exits at once is kept,
+    ///   so its status can be read (setting it per session after `new-session`
+    ///   would race with such a command).
+    /// * `remain-on-exit-format ""`: otherwise tmux 3.3a scrolls the dead pane's
+    ///   screen up one line to print "Pane is dead", pushing output off screen.
+    /// * `pane-died` hook signals [`WAKE_CHANNEL`], so the [`crate::Waker`] fires.
+    pub async fn ensure_server(&self) -> Result<()> {
+        let hook = format!("wait-for -S {WAKE_CHANNEL}");
+        self.run(&[
+            "start-server",
+            ";",
+            "set",
+            "-g",
+            "exit-empty",
+            "off",
+            ";",
+            "set",
+            "-g",
+            "history-limit",
+            HISTORY_LIMIT,
+            ";",
+            "set",
+            "-wg",
+            "remain-on-exit",
+            "on",
+            ";",
+            "set",
+            "-wg",
+            "remain-on-exit-format",
+            "",
+            ";",
+            "set-hook",
+            "-g",
+            "pane-died",
+            &hook,
+        ])
+        .await?;
+        Ok(())
+    }
+
+    /// Creates a detached session; [`TmuxError::Exists`] if the name is taken.
+    pub async fn new_session(&self, spec: &NewSession) -> Result<()> {
+        let name = spec.name.as_str();
+        if let Some(dir) = &spec.cwd {
+            // tmux 3.3a silently falls back to another directory for a bad -c.
+            check_dir(dir).await?;
+        }
+        let (w, h) = (
+            spec.width.max(1).to_string(),
+            spec.height.max(1).to_string(),
+        );
+        let mut args: Vec<String> = vec![
+            "new-session".into(),
+            "-d".into(),
+            "-s".into(),
+            name.into(),
+            "-x".into(),
+            w,
+            "-y".into(),
+            h,
+        ];
+        if let Some(dir) = &spec.cwd {
+            args.push("-c".into());
+            args.push(literal_arg(&literal_format(&dir.to_string_lossy())));
+        }
+        for (k, v) in &spec.env {
+            args.push("-e".into());
+            args.push(literal_arg(&format!("{k}={v}")));
+        }
+        if let Some(argv) = spec.command.as_ref().filter(|a| !a.is_empty()) {
+            args.push("--".into());
+            args.extend(argv.iter().map(|a| literal_arg(a)));
+        }
+        let target = target(&spec.name);
+        args.extend([";", "set", "-w", "-t", &target, "remain-on-exit", "on"].map(String::from));
+        let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+        match self.run(&argv).await {
+            Ok(_) => Ok(()),
+            Err(TmuxError::Command { stderr, .. }) if stderr.contains("duplicate session") => {
+                Err(TmuxError::Exists(name.to_string()))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Replaces the process in session `s`'s pane (`respawn-pane -k`), killing the old one.
+    ///
+    /// Lets a caller create a session running a placeholder, attach a
+    /// [`crate::ControlClient`], and only then start the real command, so none
+    /// of its output is missed. `argv` follows [`NewSession::command`] rules.
+    pub async fn respawn(
+        &self,
+        s: &SessionName,
+        cwd: Option<&Path>,
+        env: &[(String, String)],
+        argv: &[String],
+    ) -> Result<()> {
+        let mut args: Vec<String> = vec!["respawn-pane".into(), "-k".into()];
+        args.extend(["-t".into(), target(s)]);
+        if let Some(dir) = cwd {
+            check_dir(dir).await?;
+            args.push("-c".into());
+            args.push(literal_arg(&literal_format(&dir.to_string_lossy())));
+        }
+        for (k, v) in env {
+            args.push("-e".into());
+            args.push(literal_arg(&format!("{k}={v}")));
+        }
+        if !argv.is_empty() {
+            args.push("--".into());
+            args.extend(argv.iter().map(|a| literal_arg(a)));
+        }
+        let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+        self.run_on(s, &argv).await.map(|_| ())
+    }
+
+    /// One entry per session (its active pane); no server running → empty list.
+    pub async fn list(&self) -> Result<Vec<PaneInfo>> {
+        let mut panes = self.list_once().await?;
+        if panes.iter().any(unreaped) {
+            self.reap().await?;
+            panes = self.list_once().await?;
+        }
+        Ok(panes)
+    }
+
+    /// [`Tmux::list`] without the reaping retry.
+    async fn list_once(&self) -> Result<Vec<PaneInfo>> {
+        match self.run(&["list-panes", "-a", "-F", PANE_FORMAT]).await {
+            Ok(out) => Ok(format::first_per_session(format::parse_panes(&out)?)),
+            // A server kept alive by `exit-empty off` with no sessions left
+            // answers "no current target".
+            Err(TmuxError::Command { stderr, .. })
+                if TmuxError::is_no_server(&stderr) || stderr.contains("no current target") =>
+            {
+                Ok(Vec::new())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Status of one session's active pane.
+    pub async fn pane_status(&self, s: &SessionName) -> Result<PaneInfo> {
+        let p = self.pane_status_once(s).await?;
+        if unreaped(&p) {
+            self.reap().await?;
+            return self.pane_status_once(s).await;
+        }
+        Ok(p)
+    }
+
+    /// [`Tmux::pane_status`] without the reaping retry.
+    async fn pane_status_once(&self, s: &SessionName) -> Result<PaneInfo> {
+        let out = self
+            .run_on(s, &["display-message", "-p", "-t", &target(s), PANE_FORMAT])
+            .await?;
+        format::parse_panes(&out)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| TmuxError::Parse(format!("no pane status for {s}: {out:?}")))
+    }
+
+    /// Makes the server reap exited pane processes now.
+    ///
+    /// tmux 3.3a sometimes misses the SIGCHLD of a pane process that exits a
+    /// while after it started: the pane shows as dead (its pty closed) but has
+    /// no exit status, and the `pane-died` hook (hence the [`crate::Waker`])
+    /// does not fire until some other child of the server exits. Running a
+    /// trivial `run-shell` job is such a child; once it exits tmux reaps every
+    /// exited process, records the status and fires `pane-died`.
+    pub async fn reap(&self) -> Result<()> {
+        self.run(&["run-shell", "true"]).await.map(|_| ())
+    }
+
+    /// Whether session `s` exists (false also when no server runs).
+    pub async fn has_session(&self, s: &SessionName) -> Result<bool> {
+        match self.run(&["has-session", "-t", &target(s)]).await {
+            Ok(_) => Ok(true),
+            Err(TmuxError::Command { stderr, .. }) if TmuxError::is_missing_target(&stderr) => {
+                Ok(false)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Kills session `s` and its processes.
+    pub async fn kill_session(&self, s: &SessionName) -> Result<()> {
+        self.run_on(s, &["kill-session", "-t", &target(s)]).await?;
+        Ok(())
+    }
+
+    /// Types `text` literally (`send-keys -l`): nothing in it is a key name.
+    ///
+    /// A `\n` in the text arrives as a newline keypress, which a shell or a
+    /// line-mode program treats as Enter; use [`Tmux::paste_text`] when the
+    /// text should arrive as one bracketed paste instead. Large texts are sent
+    /// in chunks of a few KiB, split on character boundaries.
+    pub async fn send_text(&self, s: &SessionName, text: &str) -> Result<()> {
+        let t = target(s);
+        for chunk in chunks(text, SEND_CHUNK_BYTES) {
+            let chunk = literal_arg(chunk);
+            self.run_on(s, &["send-keys", "-l", "-t", &t, "--", &chunk])
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Pastes `text` as one bracketed paste (`load-buffer -` + `paste-buffer -p -d`).
+    ///
+    /// Programs that enable bracketed paste (shells, editors, agent TUIs) see the
+    /// whole text at once and do not treat its newlines as Enter; others just
+    /// receive the bytes. As with a terminal paste, newlines arrive as `\r`. The
+    /// buffer has a per-call name and is deleted after use.
+    pub async fn paste_text(&self, s: &SessionName, text: &str) -> Result<()> {
+        if text.is_empty() {
+            return Ok(());
+        }
+        let buffer = format!("telemux-{}-{}", std::process::id(), next_id());
+        self.run_with_input(&["load-buffer", "-b", &buffer, "-"], Some(text.as_bytes()))
+            .await?;
+        let res = self
+            .run_on(
+                s,
+                &["paste-buffer", "-p", "-d", "-b", &buffer, "-t", &target(s)],
+            )
+            .await;
+        if res.is_err() {
+            // The paste failed, so the buffer was not consumed; do not leak it.
+            let _ = self.run(&["delete-buffer", "-b", &buffer]).await;
+        }
+        res.map(|_| ())
+    }
+
+    /// Presses Enter once.
+    pub async fn send_enter(&self, s: &SessionName) -> Result<()> {
+        self.send_keys(s, &[Key::Enter]).await
+    }
+
+    /// Presses named keys in order (`C-c` here is an interrupt, unlike in text).
+    pub async fn send_keys(&self, s: &SessionName, keys: &[Key]) -> Result<()> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let names: Vec<String> = keys.iter().map(Key::tmux_name).collect();
+        let t = target(s);
+        let mut args = vec!["send-keys", "-t", &t, "--"];
+        args.extend(names.iter().map(String::as_str));
+        self.run_on(s, &args).await?;
+        Ok(())
+    }
+
+    /// The visible screen plus `lines` of scrollback, wrapped lines joined.
+    ///
+    /// `raw` keeps colours and attributes as escape sequences; otherwise plain
+    /// text with trailing spaces removed. Trailing blank lines are trimmed.
+    pub async fn capture(&self, s: &SessionName, lines: u32, raw: bool) -> Result<String> {
+        let start = format!("-{lines}");
+        let t = target(s);
+        let mut args = vec!["capture-pane", "-p", "-J", "-t", &t, "-S", &start];
+        if raw {
+            args.push("-e");
+        }
+        let out = self.run_on(s, &args).await?;
+        let mut text = if raw {
+            out
+        } else {
+            let mut t = String::with_capacity(out.len());
+            for line in out.lines() {
+                t.push_str(line.trim_end());
+                t.push('\n');
+            }
+            t
+        };
+        let keep = text.trim_end().len();
+        text.truncate(keep);
+        if !text.is_empty() {
+            text.push('\n');
+        }
+        Ok(text)
+    }
+
+    /// The visible screen, one string per row (for whole-screen frames).
+    pub async fn capture_screen(&self, s: &SessionName) -> Result<Vec<String>> {
+        let out = self
+            .run_on(s, &["capture-pane", "-p", "-t", &target(s)])
+            .await?;
+        Ok(out.lines().map(|l| l.trim_end().to_string()).collect())
+    }
+
+    /// Exit records written by the shell hook with number greater than `after`, by n.
+    pub async fn exit_records(&self, s: &SessionName, after: u64) -> Result<Vec<ExitRecord>> {
+        let out = self
+            .run_on(s, &["show-options", "-p", "-t", &target(s)])
+            .await?;
+        Ok(format::parse_exit_records(&out, after))
+    }
+
+    /// Removes exit records numbered `<= upto` (the node has published them).
+    pub async fn clear_exit_records(&self, s: &SessionName, upto: u64) -> Result<()> {
+        let t = target(s);
+        let out = self.run_on(s, &["show-options", "-p", "-t", &t]).await?;
+        let names: Vec<String> = format::exit_record_numbers(&out)
+            .into_iter()
+            .filter(|&n| n <= upto)
+            .map(|n| format!("@telemux_exit_{n}"))
+            .collect();
+        for batch in names.chunks(UNSET_BATCH) {
+            let mut args: Vec<&str> = Vec::new();
+            for name in batch {
+                if !args.is_empty() {
+                    args.push(";");
+                }
+                args.extend(["set", "-pu", "-t", &t, name]);
+            }
+            self.run_on(s, &args).await?;
+        }
+        Ok(())
+    }
+}
+
+/// A pane whose pty closed but whose exit status tmux has not collected yet.
+fn unreaped(p: &PaneInfo) -> bool {
+    p.dead && p.dead_status.is_none() && p.dead_signal.is_none()
+}
+
+/// The exact-match pane target of session `s`.
+pub(crate) fn target(s: &SessionName) -> String {
+    format!("={}:", s.as_str())
+}
+
+/// Protects an argv value from tmux's command splitting: a trailing `;` would
+/// end the tmux command, while a trailing `\;` is read back as a plain `;`.
+pub(crate) fn literal_arg(s: &str) -> String {
+    match s.strip_suffix(';') {
+        Some(head) => format!("{head}\\;"),
+        None => s.to_string(),
+    }
+}
+
+/// Escapes `#` for arguments that tmux expands as formats (`new-session -c`).
+pub(crate) fn literal_format(s: &str) -> String {
+    s.replace('#', "##")
+}
+
+/// Turns tmux's "can't find session" into [`TmuxError::NoSession`].
+fn missing_as_no_session(e: TmuxError, s: &SessionName) -> TmuxError {
+    match e {
+        TmuxError::Command { ref stderr, .. } if TmuxError::is_missing_target(stderr) => {
+            TmuxError::NoSession(s.to_string())
+        }
+        e => e,
+    }
+}
+
+/// Fails with [`TmuxError::BadCwd`] unless `dir` is an existing directory.
+async fn check_dir(dir: &Path) -> Result<()> {
+    match tokio::fs::metadata(dir).await {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => Err(TmuxError::BadCwd {
+            dir: dir.into(),
+            reason: "is not a directory".into(),
+        }),
+        Err(e) => Err(TmuxError::BadCwd {
+            dir: dir.into(),
+            reason: format!("cannot be used: {e}"),
+        }),
+    }
+}
+
+/// Splits `text` into pieces of at most `max` bytes on char boundaries.
+fn chunks(text: &str, max: usize) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while !rest.is_empty() {
+        let mut end = rest.len().min(max);
+        while !rest.is_char_boundary(end) {
+            end -= 1;
+        }
+        let (a, b) = rest.split_at(end);
+        out.push(a);
+        rest = b;
+    }
+    out
+}
+
+/// A process-wide counter for unique buffer names.
+fn next_id() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::Relaxed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literal_args() {
+        assert_eq!(literal_arg("a;"), "a\\;");
+        assert_eq!(literal_arg(";"), "\\;");
+        assert_eq!(literal_arg("a\\;"), "a\\\\;");
+        assert_eq!(literal_arg("a;b"), "a;b");
+        assert_eq!(literal_format("x#{pid}"), "x##{pid}");
+    }
+
+    #[test]
+    fn chunks_respect_char_boundaries() {
+        let s = "aé".repeat(3000);
+        let parts = chunks(&s, 4096);
+        assert!(parts.iter().all(|p| p.len() <= 4096));
+        assert_eq!(parts.concat(), s);
+        assert!(chunks("", 10).is_empty());
+    }
+}

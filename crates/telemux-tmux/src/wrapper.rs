@@ -1,0 +1,125 @@
+//! The wrapper every node-created session runs its command under.
+//!
+//! tmux 3.3a has three races that cost output or exit codes when the node
+//! relies on tmux alone: output printed before the control client attaches is
+//! not streamed; the last output of a process that exits is often never sent to
+//! control clients; and a pane death is sometimes not noticed (no status, no
+//! `pane-died` hook) until another child of the server exits. The wrapper
+//! closes all three without polling:
+//!
+//! 1. it waits on `wait-for telemux-go-<pane>` until the node has attached;
+//! 2. it runs the command, then stores `$?` in the pane option
+//!    `@telemux_status` and signals the node's wake channel — the pane is still
+//!    alive, so its output is still delivered;
+//! 3. it waits on `wait-for telemux-done-<pane>` until the node has published
+//!    the exit, then exits with the same status.
+//!
+//! A command that prints text cannot touch the pane option, so it cannot fake
+//! or hide its exit status. SIGINT is caught by the wrapper (a handler, which
+//! exec resets) so Ctrl-C interrupts the command, not the bookkeeping.
+
+use telemux_proto::SessionName;
+
+use crate::command::{target, Tmux};
+use crate::{Result, WAKE_CHANNEL};
+
+const SCRIPT: &str = r#"trap : INT
+p=${TMUX_PANE#%}
+tmux wait-for "telemux-go-$p"
+"$@"
+st=$?
+tmux set -p -t "$TMUX_PANE" @telemux_status "$st" \; wait-for -S "$0"
+tmux wait-for "telemux-done-$p"
+exit "$st"
+"#;
+
+/// The argv that runs `argv` under the wrapper. A one-element `argv` is a shell
+/// command line (as with ssh and tmux); several elements run directly.
+pub fn wrap(argv: &[String]) -> Vec<String> {
+    let mut out = vec![
+        "/bin/sh".to_string(),
+        "-c".to_string(),
+        SCRIPT.to_string(),
+        WAKE_CHANNEL.to_string(),
+    ];
+    match argv {
+        [one] => out.extend(["/bin/sh".to_string(), "-c".to_string(), one.clone()]),
+        many => out.extend(many.iter().cloned()),
+    }
+    out
+}
+
+/// What the wrapper of a session has reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WrapperState {
+    /// The command's exit status, once it ended.
+    pub status: Option<i32>,
+    /// Whether the node already published that status.
+    pub reported: bool,
+}
+
+fn channel(kind: &str, pane_id: &str) -> String {
+    format!("telemux-{kind}-{}", pane_id.trim_start_matches('%'))
+}
+
+impl Tmux {
+    /// Lets the wrapper in pane `pane_id` start its command.
+    pub async fn release_start(&self, pane_id: &str) -> Result<()> {
+        self.run(&["wait-for", "-S", &channel("go", pane_id)])
+            .await
+            .map(|_| ())
+    }
+
+    /// Reads the wrapper's exit report for session `s`.
+    pub async fn wrapper_state(&self, s: &SessionName) -> Result<WrapperState> {
+        let out = self
+            .run(&[
+                "display-message",
+                "-p",
+                "-t",
+                &target(s),
+                "#{@telemux_status}\x1f#{@telemux_reported}",
+            ])
+            .await?;
+        let line = out.lines().next().unwrap_or("");
+        let (st, rep) = line.split_once('\x1f').unwrap_or((line, ""));
+        Ok(WrapperState {
+            status: st.trim().parse().ok(),
+            reported: rep.trim() == "1",
+        })
+    }
+
+    /// Records that the exit was published and lets the wrapper exit.
+    pub async fn release_exit(&self, s: &SessionName, pane_id: &str) -> Result<()> {
+        let t = target(s);
+        let done = channel("done", pane_id);
+        self.run(&[
+            "set",
+            "-p",
+            "-t",
+            &t,
+            "@telemux_reported",
+            "1",
+            ";",
+            "wait-for",
+            "-S",
+            &done,
+        ])
+        .await
+        .map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn single_argument_is_a_shell_line() {
+        let w = wrap(&["echo hi; exit 7".to_string()]);
+        assert_eq!(&w[4..], &["/bin/sh", "-c", "echo hi; exit 7"]);
+        let w = wrap(&["sh".into(), "-c".into(), "exit 3".into()]);
+        assert_eq!(&w[4..], &["sh", "-c", "exit 3"]);
+        assert_eq!(w[3], WAKE_CHANNEL);
+    }
+}

@@ -1,0 +1,145 @@
+//! The command line: `telemux <command>`, as in DESIGN.md §5.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Drive terminal sessions on all your computers.
+#[derive(Debug, Parser)]
+#[command(name = "telemux", version, about, long_about = None)]
+pub struct Cli {
+    /// Config file (default: ~/.config/telemux/telemux.toml, or TELEMUX_CONFIG).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Machine-readable output: one JSON document (streams: one object per line).
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Log format for daemons.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// How logs are written to stderr.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// One-machine mesh: private Redis (unless redis.url is set) and this computer's node.
+    Up,
+    /// The node daemon: owns the tmux server and serves this computer's sessions.
+    Node,
+    /// The Telegram and MCP HTTP gateway (not built yet).
+    Gateway,
+    /// MCP server on stdio (not built yet).
+    Mcp,
+    /// List computers: online/offline, last seen, sessions, os, version.
+    Computers,
+    /// List sessions of one computer, or of every online computer.
+    Sessions {
+        /// Only this computer.
+        computer: Option<String>,
+    },
+    /// Start a session: COMPUTER or COMPUTER/NAME; prints computer/session.
+    New {
+        /// COMPUTER or COMPUTER/NAME.
+        target: String,
+        /// Working directory on that computer.
+        #[arg(long)]
+        cwd: Option<String>,
+        /// Command to run instead of the login shell.
+        #[arg(last = true)]
+        command: Vec<String>,
+    },
+    /// Type TEXT literally into a session, then Enter.
+    Send {
+        /// computer/session, or a session name unique in the mesh.
+        session: String,
+        /// The text (sent literally; "C-c" is three characters).
+        text: String,
+        /// Do not press Enter after the text.
+        #[arg(long)]
+        no_enter: bool,
+    },
+    /// Press named keys: C-c Enter Escape Up Down Tab ...
+    Keys {
+        /// computer/session.
+        session: String,
+        /// Key names.
+        #[arg(required = true)]
+        keys: Vec<String>,
+    },
+    /// Print the rendered screen plus scrollback.
+    Read {
+        /// computer/session.
+        session: String,
+        /// Scrollback lines above the screen.
+        #[arg(long, default_value_t = 100)]
+        lines: u32,
+        /// Keep ANSI escapes.
+        #[arg(long)]
+        raw: bool,
+    },
+    /// Print output deltas and exit events; --follow keeps going until the session exits.
+    Tail {
+        /// computer/session.
+        session: String,
+        /// Keep following new output.
+        #[arg(long, short)]
+        follow: bool,
+        /// Resume after this stream id (printed with --json).
+        #[arg(long)]
+        cursor: Option<String>,
+        /// Print raw bytes (escapes kept) instead of rendered lines.
+        #[arg(long)]
+        raw: bool,
+    },
+    /// Run a command on a computer; prints its output and exits with its exit code.
+    Run {
+        /// Computer name.
+        computer: String,
+        /// Working directory on that computer.
+        #[arg(long)]
+        cwd: Option<String>,
+        /// Interrupt after this many seconds (exit code 124).
+        #[arg(long, default_value_t = 600)]
+        timeout: u64,
+        /// The command (argv; a single argument is a shell command line).
+        #[arg(last = true, required = true)]
+        command: Vec<String>,
+    },
+    /// Kill a session.
+    Kill {
+        /// computer/session.
+        session: String,
+    },
+    /// Check tmux, Redis and the configuration; says what to fix.
+    Doctor,
+    /// One computer's health: version, uptime, sessions, Redis latency, backlog, dead letters.
+    Status {
+        /// Computer name (default: this computer).
+        computer: Option<String>,
+    },
+    /// Show the effective configuration (secrets redacted).
+    Config {
+        /// `show`
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+}
+
+/// `telemux config ...`
+#[derive(Debug, Subcommand)]
+pub enum ConfigAction {
+    /// Print the effective configuration with secrets redacted.
+    Show,
+}

@@ -1,0 +1,396 @@
+//! Client commands (`computers`, `sessions`, `new`, `send`, `keys`, `read`,
+//! `tail`, `run`, `kill`): thin wrappers over [`telemux_gateway::Mesh`].
+
+use std::io::Write;
+use std::time::Duration;
+
+use serde_json::json;
+use telemux_bus::{Cursor, OutputReader};
+use telemux_gateway::{Mesh, MeshError, RunRequest};
+use telemux_proto::{OutputEvent, OutputRecord};
+use tokio_util::sync::CancellationToken;
+
+use crate::cli::Command;
+use crate::config::Config;
+use crate::{print, EXIT_REMOTE, EXIT_USAGE};
+
+fn fail(e: &MeshError) -> i32 {
+    eprintln!("telemux: {e}");
+    e.exit_code()
+}
+
+/// Runs one client command; returns the process exit code.
+pub async fn run(cfg: &Config, cmd: Command, json: bool) -> i32 {
+    let url = match cfg.redis_url() {
+        Ok(u) => u,
+        Err(e) => {
+            eprintln!("telemux: {e:#}");
+            return EXIT_USAGE;
+        }
+    };
+    let key = match cfg.mesh_key() {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("telemux: {e:#}");
+            return EXIT_USAGE;
+        }
+    };
+    let cancel = CancellationToken::new();
+    let mesh =
+        match Mesh::connect_signed(&url, &crate::gateway::who("cli"), key, cancel.clone()).await {
+            Ok(m) => m,
+            Err(e) => {
+                eprintln!("telemux: {e}");
+                return EXIT_REMOTE;
+            }
+        };
+    let code = match execute(&mesh, cmd, json, cfg).await {
+        Ok(code) => code,
+        Err(e) => fail(&e),
+    };
+    cancel.cancel();
+    code
+}
+
+async fn execute(mesh: &Mesh, cmd: Command, json: bool, cfg: &Config) -> Result<i32, MeshError> {
+    match cmd {
+        Command::Status { computer } => return status(mesh, cfg, computer, json).await,
+        Command::Computers => {
+            print::computers(&mesh.computers().await?, json);
+        }
+        Command::Sessions { computer } => {
+            print::sessions(&mesh.sessions(computer.as_deref()).await?, json);
+        }
+        Command::New {
+            target,
+            cwd,
+            command,
+        } => {
+            let command = (!command.is_empty()).then_some(command);
+            let c = mesh.new_session(&target, cwd, command).await?;
+            if json {
+                println!(
+                    "{}",
+                    json!({"session": format!("{}/{}", c.computer, c.session), "computer": c.computer.as_str(), "name": c.session.as_str(), "cursor": c.cursor})
+                );
+            } else {
+                println!("{}/{}", c.computer, c.session);
+            }
+        }
+        Command::Send {
+            session,
+            text,
+            no_enter,
+        } => {
+            mesh.send_text(&session, &text, !no_enter).await?;
+            ok(json);
+        }
+        Command::Keys { session, keys } => {
+            mesh.send_keys(&session, &keys).await?;
+            ok(json);
+        }
+        Command::Read {
+            session,
+            lines,
+            raw,
+        } => {
+            let text = mesh.read(&session, lines, raw).await?;
+            if json {
+                println!("{}", json!({ "text": text }));
+            } else {
+                println!("{text}");
+            }
+        }
+        Command::Kill { session } => {
+            mesh.kill(&session).await?;
+            ok(json);
+        }
+        Command::Tail {
+            session,
+            follow,
+            cursor,
+            raw,
+        } => return tail(mesh, &session, follow, cursor, raw, json).await,
+        Command::Run {
+            computer,
+            cwd,
+            timeout,
+            command,
+        } => {
+            let req = RunRequest {
+                computer,
+                cwd,
+                command,
+                timeout: Duration::from_secs(timeout.max(1)),
+            };
+            let outcome = mesh
+                .run(req, |rec| {
+                    if !json {
+                        print_record(rec, false, true);
+                    }
+                })
+                .await?;
+            if json {
+                println!(
+                    "{}",
+                    json!({"exit_code": outcome.exit_code, "output": outcome.output, "duration_ms": outcome.duration_ms})
+                );
+            }
+            if outcome.timed_out {
+                eprintln!(
+                    "telemux: {} timed out after {} s; the command was interrupted (exit code 124)",
+                    outcome.session, timeout
+                );
+            }
+            return Ok(outcome.exit_code);
+        }
+        other => {
+            eprintln!("telemux: {other:?} is not a client command");
+            return Ok(EXIT_USAGE);
+        }
+    }
+    Ok(0)
+}
+
+fn ok(json: bool) {
+    if json {
+        println!("{}", json!({"ok": true}));
+    }
+}
+
+/// Prints one record for people; `quiet_events` hides the exit lines (for `run`).
+fn print_record(rec: &OutputRecord, raw: bool, quiet_events: bool) {
+    let mut out = std::io::stdout().lock();
+    match &rec.event {
+        OutputEvent::Lines {
+            lines, raw: bytes, ..
+        } => {
+            if raw {
+                let _ = out.write_all(bytes);
+            } else {
+                for l in lines {
+                    let _ = writeln!(out, "{l}");
+                }
+            }
+        }
+        OutputEvent::Frame { rows, raw: bytes } => {
+            if raw {
+                let _ = out.write_all(bytes);
+            } else {
+                let _ = writeln!(out, "--- screen (seq {}) ---", rec.seq);
+                for r in rows {
+                    let _ = writeln!(out, "{r}");
+                }
+            }
+        }
+        OutputEvent::CommandFinished {
+            exit_code,
+            started_ms,
+            finished_ms,
+        } if !quiet_events => {
+            let _ = writeln!(
+                out,
+                "[command finished: exit {exit_code}, {} ms]",
+                finished_ms.saturating_sub(*started_ms)
+            );
+        }
+        OutputEvent::SessionExited {
+            exit_status,
+            timed_out,
+            ..
+        } if !quiet_events => {
+            let t = if *timed_out { ", timed out" } else { "" };
+            let _ = writeln!(out, "[session exited: status {exit_status}{t}]");
+        }
+        OutputEvent::Gap { reason, .. } => {
+            eprintln!("telemux: gap in output: {reason}");
+        }
+        OutputEvent::SessionClosed { reason } if !quiet_events => {
+            let _ = writeln!(out, "[session closed: {reason}]");
+        }
+        _ => {}
+    }
+    let _ = out.flush();
+}
+
+fn record_json(id: &str, rec: &OutputRecord) -> serde_json::Value {
+    let mut v = match &rec.event {
+        OutputEvent::Lines { lines, partial, .. } => {
+            json!({"type": "lines", "lines": lines, "partial": partial})
+        }
+        OutputEvent::Frame { rows, .. } => json!({"type": "frame", "rows": rows}),
+        OutputEvent::CommandFinished {
+            exit_code,
+            started_ms,
+            finished_ms,
+        } => {
+            json!({"type": "command_finished", "exit_code": exit_code, "started_ms": started_ms, "finished_ms": finished_ms})
+        }
+        OutputEvent::SessionExited {
+            exit_status,
+            signal,
+            timed_out,
+        } => {
+            json!({"type": "session_exited", "exit_status": exit_status, "signal": signal, "timed_out": timed_out})
+        }
+        OutputEvent::Gap {
+            from_seq,
+            to_seq,
+            reason,
+        } => {
+            json!({"type": "gap", "from_seq": from_seq, "to_seq": to_seq, "reason": reason})
+        }
+        OutputEvent::SessionClosed { reason } => {
+            json!({"type": "session_closed", "reason": reason})
+        }
+    };
+    v["seq"] = json!(rec.seq);
+    v["ts_ms"] = json!(rec.ts_ms);
+    v["cursor"] = json!(id);
+    v
+}
+
+async fn tail(
+    mesh: &Mesh,
+    session: &str,
+    follow: bool,
+    cursor: Option<String>,
+    raw: bool,
+    json: bool,
+) -> Result<i32, MeshError> {
+    let (c, s) = mesh.resolve_session(session).await?;
+    let start = match cursor {
+        Some(id) => Cursor::After(id),
+        None => Cursor::Start,
+    };
+    let mut reader = OutputReader::new(mesh.bus(), &c, &s, start).await?;
+    let mut last_seq: Option<u64> = None;
+    loop {
+        let block = follow.then_some(Duration::from_millis(1000));
+        let batch = reader.next_batch(block, 512).await?;
+        if let Some(gap) = &batch.gap {
+            if json {
+                println!("{}", json!({"type": "gap", "reason": gap.to_string()}));
+            } else {
+                eprintln!("telemux: gap: older output was trimmed from the stream before it was read ({gap})");
+            }
+        }
+        let empty = batch.entries.is_empty();
+        for (id, rec) in batch.entries {
+            let rec = match rec {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("telemux: skipping undecodable record {id}: {e}");
+                    continue;
+                }
+            };
+            if let Some(prev) = last_seq {
+                if rec.seq > prev + 1 {
+                    let msg = format!("records {}..{} are missing", prev + 1, rec.seq - 1);
+                    if json {
+                        println!(
+                            "{}",
+                            json!({"type": "gap", "from_seq": prev + 1, "to_seq": rec.seq - 1, "reason": msg})
+                        );
+                    } else {
+                        eprintln!("telemux: gap: {msg}");
+                    }
+                }
+            }
+            last_seq = Some(rec.seq);
+            if json {
+                println!("{}", record_json(&id, &rec));
+            } else {
+                print_record(&rec, raw, false);
+            }
+            if follow
+                && matches!(
+                    rec.event,
+                    OutputEvent::SessionExited { .. } | OutputEvent::SessionClosed { .. }
+                )
+            {
+                return Ok(0);
+            }
+        }
+        if empty && !follow {
+            return Ok(0);
+        }
+    }
+}
+
+/// `telemux status [COMPUTER]`: registry record plus Redis-side health figures.
+async fn status(
+    mesh: &Mesh,
+    cfg: &Config,
+    computer: Option<String>,
+    json: bool,
+) -> Result<i32, MeshError> {
+    let name = match computer {
+        Some(c) => c,
+        None => cfg
+            .computer_name()
+            .map(|c| c.to_string())
+            .map_err(|e| MeshError::BadInput(format!("{e:#}")))?,
+    };
+    let all = mesh.computers().await?;
+    let Some(c) = all.iter().find(|c| c.info.name.eq_ignore_ascii_case(&name)) else {
+        // Reuse the resolver for its "did you mean" wording.
+        return Err(mesh
+            .resolve_computer(&name)
+            .await
+            .err()
+            .unwrap_or_else(|| MeshError::NotFound(format!("no computer '{name}'"))));
+    };
+    let cname = telemux_proto::ComputerName::new(&c.info.name)?;
+    let rtt = mesh.bus().ping().await?;
+    let backlog = mesh.bus().command_backlog(&cname).await?;
+    let dead = mesh.bus().dead_letter_count().await?;
+    let uptime_s = telemux_proto::now_ms().saturating_sub(c.info.started_ms) / 1000;
+    if json {
+        println!(
+            "{}",
+            json!({
+                "name": c.info.name, "online": c.online, "version": c.info.version, "proto": c.info.proto,
+                "os": c.info.os, "host": c.info.host, "uptime_s": uptime_s, "sessions": c.info.sessions,
+                "last_seen_ms": c.info.last_seen_ms, "redis_rtt_ms": rtt.as_secs_f64() * 1000.0,
+                "pending_commands": backlog.pending, "undelivered_commands": backlog.undelivered,
+                "dead_letters": dead,
+            })
+        );
+    } else {
+        let state = if c.online {
+            "online".to_string()
+        } else {
+            format!(
+                "offline (last seen {})",
+                telemux_gateway::mesh::ago(c.info.last_seen_ms)
+            )
+        };
+        println!("computer        {} ({state})", c.info.name);
+        println!(
+            "version         {} (protocol {})",
+            c.info.version, c.info.proto
+        );
+        println!("host / os       {} / {}", c.info.host, c.info.os);
+        println!(
+            "uptime          {}",
+            telemux_bus::human_duration(Duration::from_secs(uptime_s))
+        );
+        println!("sessions        {}", c.info.sessions);
+        println!(
+            "redis latency   {:.2} ms ({})",
+            rtt.as_secs_f64() * 1000.0,
+            mesh.bus().redacted_url()
+        );
+        println!(
+            "command backlog {} pending, {} not yet delivered",
+            backlog.pending,
+            backlog
+                .undelivered
+                .map(|n| n.to_string())
+                .unwrap_or_else(|| "?".into())
+        );
+        println!("dead letters    {dead} (mesh-wide)");
+    }
+    Ok(if c.online { 0 } else { EXIT_REMOTE })
+}

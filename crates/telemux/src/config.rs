@@ -1,0 +1,447 @@
+//! Configuration: one TOML file plus `TELEMUX_*` environment overrides (figment).
+//!
+//! Every key is listed in config/telemux.example.toml. Unknown keys are errors,
+//! so a typo never silently falls back to a default. Secrets may come from
+//! `*_file` keys and are never printed (`config show` redacts them).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// This machine's name in the mesh (default: the short host name).
+    pub computer: Option<String>,
+    /// Where Redis is.
+    pub redis: RedisSection,
+    /// The tmux server the node owns.
+    pub tmux: TmuxSection,
+    /// Node daemon settings.
+    pub node: NodeSection,
+    /// Telegram bot settings.
+    pub telegram: TelegramSection,
+    /// MCP server settings.
+    pub mcp: McpSection,
+    /// Mesh-wide security settings.
+    pub mesh: MeshSection,
+}
+
+/// `[redis]`
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RedisSection {
+    /// `redis://`, `rediss://` or `redis+unix://` URL; unset: `telemux up` runs a private one.
+    pub url: Option<String>,
+    /// File holding the URL (it may contain a password).
+    pub url_file: Option<PathBuf>,
+}
+
+/// `[tmux]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TmuxSection {
+    /// `tmux -L` socket name.
+    pub socket: String,
+}
+impl Default for TmuxSection {
+    fn default() -> Self {
+        TmuxSection {
+            socket: "telemux".into(),
+        }
+    }
+}
+
+/// `[node]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NodeSection {
+    /// Heartbeat period in ms; offline after three missed.
+    pub heartbeat_ms: u64,
+    /// Entries kept per session output stream.
+    pub output_maxlen: usize,
+    /// Shell for new sessions (default: $SHELL).
+    pub shell: Option<PathBuf>,
+    /// Directory for state (private Redis, shell integration); default ~/.local/state/telemux.
+    pub state_dir: Option<PathBuf>,
+    /// Delay between typed text and Enter, ms.
+    pub enter_delay_ms: u64,
+}
+impl Default for NodeSection {
+    fn default() -> Self {
+        NodeSection {
+            heartbeat_ms: 2000,
+            output_maxlen: 2000,
+            shell: None,
+            state_dir: None,
+            enter_delay_ms: 30,
+        }
+    }
+}
+
+/// `[telegram]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TelegramSection {
+    /// Bot token (secret).
+    pub token: Option<String>,
+    /// File holding the bot token.
+    pub token_file: Option<PathBuf>,
+    /// Bot API base URL.
+    pub api_url: String,
+    /// Telegram user ids allowed to do anything.
+    pub allowed_users: Vec<i64>,
+    /// Forum supergroup for session topics.
+    pub chat_id: Option<i64>,
+    /// Poller lease TTL in ms: a second gateway takes over this long after the first dies.
+    pub lease_ms: u64,
+    /// `getUpdates` long-poll timeout in seconds.
+    pub poll_timeout_s: u64,
+    /// Least time between two calls into one chat, ms (Telegram: about one per second).
+    pub edit_interval_ms: u64,
+    /// New messages per minute into one group (Telegram: about 20).
+    pub group_messages_per_minute: usize,
+}
+impl Default for TelegramSection {
+    fn default() -> Self {
+        TelegramSection {
+            token: None,
+            token_file: None,
+            api_url: "https://api.telegram.org".into(),
+            allowed_users: Vec::new(),
+            chat_id: None,
+            lease_ms: 5000,
+            poll_timeout_s: 25,
+            edit_interval_ms: 1000,
+            group_messages_per_minute: 20,
+        }
+    }
+}
+
+/// `[mcp]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct McpSection {
+    /// `host:port` for MCP over streamable HTTP.
+    pub listen: Option<String>,
+    /// Bearer token required on HTTP (secret).
+    pub token: Option<String>,
+    /// File holding the bearer token.
+    pub token_file: Option<PathBuf>,
+    /// Largest `timeout_s` a tool call may ask for (`run_command`, `wait_for`).
+    pub max_timeout_s: u64,
+    /// Quiet period after which `wait_for until=idle` reports idle, ms.
+    pub idle_ms: u64,
+}
+impl Default for McpSection {
+    fn default() -> Self {
+        McpSection {
+            listen: None,
+            token: None,
+            token_file: None,
+            max_timeout_s: 600,
+            idle_ms: 2000,
+        }
+    }
+}
+
+/// `[mesh]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MeshSection {
+    /// Shared secret for signed commands (secret).
+    pub key: Option<String>,
+    /// File holding the mesh key.
+    pub key_file: Option<PathBuf>,
+    /// Largest accepted clock difference for a signed command, ms.
+    pub max_skew_ms: u64,
+}
+impl Default for MeshSection {
+    fn default() -> Self {
+        MeshSection {
+            key: None,
+            key_file: None,
+            max_skew_ms: 30_000,
+        }
+    }
+}
+
+/// The default config file path: `$XDG_CONFIG_HOME/telemux/telemux.toml`.
+pub fn default_path() -> PathBuf {
+    let base = std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))
+        .unwrap_or_else(|| PathBuf::from("."));
+    base.join("telemux").join("telemux.toml")
+}
+
+/// Figment's errors in the config's own words: an unknown key is named by its
+/// dotted path with the nearest valid key ("unknown key 'redis.ulr'; did you
+/// mean 'redis.url'?"), because a typo must never fall back to a default silently.
+fn describe(e: figment::Error) -> String {
+    let parts: Vec<String> = e
+        .into_iter()
+        .map(|e| {
+            let from_env = e
+                .metadata
+                .as_ref()
+                .is_some_and(|m| m.name.contains("environment"));
+            match &e.kind {
+                figment::error::Kind::UnknownField(field, expected) => {
+                    unknown_key(&e.path, field, expected, from_env)
+                }
+                kind if !e.path.is_empty() => {
+                    // Figment would say `for key "default.node.heartbeat_ms"`.
+                    let key = e.path.join(".").to_ascii_lowercase();
+                    format!("{kind} for key '{key}'{}", env_source(&key, from_env))
+                }
+                _ => e.to_string(),
+            }
+        })
+        .collect();
+    parts.join("; ")
+}
+
+/// The valid key closest to a misspelled one. Edit distance with
+/// transpositions catches short keys (`ulr` → `url`) that a prefix-weighted
+/// similarity misses; the name suggester catches truncations (`heartbeat` →
+/// `heartbeat_ms`).
+fn nearest_key<'a>(field: &str, expected: &[&'a str]) -> Option<&'a str> {
+    let lower = field.to_ascii_lowercase();
+    let by_edits = expected
+        .iter()
+        .map(|k| (strsim::damerau_levenshtein(&lower, k), *k))
+        .filter(|(d, k)| *d <= (k.len() / 3).max(1))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k);
+    by_edits.or_else(|| {
+        let best = telemux_proto::names::suggest(field, expected.iter().copied());
+        let best = best.first()?;
+        expected.iter().copied().find(|k| k == best)
+    })
+}
+
+/// " (from the environment variable TELEMUX_A__B)" when the value came from there.
+fn env_source(key: &str, from_env: bool) -> String {
+    if from_env {
+        format!(
+            " (from the environment variable TELEMUX_{})",
+            key.replace('.', "__").to_ascii_uppercase()
+        )
+    } else {
+        String::new()
+    }
+}
+
+/// "unknown key 'a.b'; did you mean 'a.c'?" for `field` found under `path`.
+fn unknown_key(path: &[String], field: &str, expected: &[&str], from_env: bool) -> String {
+    // Figment's path may or may not already end with the offending field.
+    let parent = match path.split_last() {
+        Some((last, init)) if last == field => init,
+        _ => path,
+    };
+    let dotted = |k: &str| {
+        parent
+            .iter()
+            .map(String::as_str)
+            .chain(std::iter::once(k))
+            .collect::<Vec<_>>()
+            .join(".")
+    };
+    let key = dotted(field);
+    let source = env_source(&key, from_env);
+    match nearest_key(field, expected) {
+        Some(n) => format!("unknown key '{key}'{source}; did you mean '{}'?", dotted(n)),
+        None => {
+            let valid: Vec<String> = expected.iter().map(|k| dotted(k)).collect();
+            format!(
+                "unknown key '{key}'{source}; valid keys here: {}",
+                valid.join(", ")
+            )
+        }
+    }
+}
+
+impl Config {
+    /// Loads from `explicit` (or `TELEMUX_CONFIG`, or the default path when it
+    /// exists) and the environment.
+    pub fn load(explicit: Option<&Path>) -> Result<(Config, Option<PathBuf>)> {
+        let env_path = std::env::var_os("TELEMUX_CONFIG").map(PathBuf::from);
+        let path = explicit.map(Path::to_path_buf).or(env_path.clone());
+        let mut fig = Figment::from(Serialized::defaults(Config::default()));
+        let used = match path {
+            Some(p) => {
+                if !p.exists() {
+                    bail!(
+                        "config file {} does not exist; create it from config/telemux.example.toml or drop --config/TELEMUX_CONFIG",
+                        p.display()
+                    );
+                }
+                fig = fig.merge(Toml::file(&p));
+                Some(p)
+            }
+            None => {
+                let p = default_path();
+                if p.exists() {
+                    fig = fig.merge(Toml::file(&p));
+                    Some(p)
+                } else {
+                    None
+                }
+            }
+        };
+        fig = fig.merge(Env::prefixed("TELEMUX_").split("__").ignore(&["config"]));
+        let cfg: Config = fig.extract().map_err(|e| {
+            let where_ = used
+                .as_ref()
+                .map(|p| format!(" in {}", p.display()))
+                .unwrap_or_default();
+            anyhow::anyhow!("invalid configuration{where_}: {}", describe(e))
+        })?;
+        Ok((cfg, used))
+    }
+
+    /// The state directory (private Redis socket, shell integration files).
+    pub fn state_dir(&self) -> PathBuf {
+        if let Some(d) = &self.node.state_dir {
+            return d.clone();
+        }
+        std::env::var_os("XDG_STATE_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))
+            .unwrap_or_else(|| PathBuf::from("/tmp"))
+            .join("telemux")
+    }
+
+    /// The unix socket `telemux up` gives its private Redis.
+    pub fn private_redis_socket(&self) -> PathBuf {
+        self.state_dir().join("redis.sock")
+    }
+
+    /// The Redis URL from `redis.url`, `redis.url_file`, or a running `telemux up`.
+    pub fn redis_url(&self) -> Result<String> {
+        if let Some(u) = &self.redis.url {
+            return Ok(u.clone());
+        }
+        if let Some(f) = &self.redis.url_file {
+            let u = std::fs::read_to_string(f)
+                .with_context(|| format!("reading redis.url_file {}", f.display()))?;
+            return Ok(u.trim().to_string());
+        }
+        let sock = self.private_redis_socket();
+        if sock.exists() {
+            return Ok(format!("redis+unix://{}", sock.display()));
+        }
+        bail!(
+            "no Redis configured: set redis.url (or TELEMUX_REDIS__URL), or start `telemux up` on this computer (it runs a private Redis at {})",
+            sock.display()
+        )
+    }
+
+    /// This computer's name: `computer`, else the short host name.
+    pub fn computer_name(&self) -> Result<telemux_proto::ComputerName> {
+        let raw = match &self.computer {
+            Some(c) => c.clone(),
+            None => {
+                let h = Some(telemux_node::host_name())
+                    .filter(|h| !h.is_empty())
+                    .or_else(|| {
+                        std::process::Command::new("hostname")
+                            .output()
+                            .ok()
+                            .map(|o| String::from_utf8_lossy(&o.stdout).to_string())
+                    })
+                    .unwrap_or_else(|| "localhost".into());
+                h.trim()
+                    .split('.')
+                    .next()
+                    .unwrap_or("localhost")
+                    .to_string()
+            }
+        };
+        telemux_proto::ComputerName::new(&raw).with_context(|| {
+            "set a valid `computer = \"...\"` in the config or TELEMUX_COMPUTER".to_string()
+        })
+    }
+
+    /// The mesh key from `mesh.key` or `mesh.key_file`, if configured.
+    pub fn mesh_key(&self) -> Result<Option<telemux_proto::MeshKey>> {
+        let secret = match (&self.mesh.key, &self.mesh.key_file) {
+            (Some(k), _) => k.trim().to_string(),
+            (None, Some(f)) => std::fs::read_to_string(f)
+                .with_context(|| format!("reading mesh.key_file {}", f.display()))?
+                .trim()
+                .to_string(),
+            (None, None) => return Ok(None),
+        };
+        Ok(Some(
+            telemux_proto::MeshKey::new(secret.as_bytes()).map_err(|e| anyhow::anyhow!("{e}"))?,
+        ))
+    }
+
+    /// A copy safe to print: every secret replaced by `***`.
+    pub fn redacted(&self) -> Config {
+        let mut c = self.clone();
+        let hide = |s: &mut Option<String>| {
+            if s.is_some() {
+                *s = Some("***".into());
+            }
+        };
+        hide(&mut c.telegram.token);
+        hide(&mut c.mcp.token);
+        hide(&mut c.mesh.key);
+        if let Some(u) = &c.redis.url {
+            c.redis.url = Some(telemux_bus::redact_url(u));
+        }
+        c
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_toml(text: &str) -> String {
+        let fig = Figment::from(Serialized::defaults(Config::default())).merge(Toml::string(text));
+        match fig.extract::<Config>() {
+            Ok(_) => String::new(),
+            Err(e) => describe(e),
+        }
+    }
+
+    #[test]
+    fn misspelled_key_names_the_nearest_valid_key() {
+        let msg = load_toml("[redis]\nulr = \"x\"\n");
+        assert_eq!(msg, "unknown key 'redis.ulr'; did you mean 'redis.url'?");
+        let msg = load_toml("[node]\nheartbeat = 5\n");
+        assert!(msg.contains("did you mean 'node.heartbeat_ms'?"), "{msg}");
+        let msg = load_toml("[redsi]\nurl = \"x\"\n");
+        assert!(
+            msg.contains("unknown key 'redsi'; did you mean 'redis'?"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn wrong_type_names_the_key() {
+        let msg = load_toml("[node]\nheartbeat_ms = \"x\"\n");
+        assert_eq!(
+            msg,
+            "invalid type: found string \"x\", expected u64 for key 'node.heartbeat_ms'"
+        );
+    }
+
+    #[test]
+    fn hopeless_key_lists_the_valid_ones() {
+        let msg = load_toml("[mesh]\nzzzzzz = 1\n");
+        assert!(msg.contains("unknown key 'mesh.zzzzzz'"), "{msg}");
+        assert!(
+            msg.contains("mesh.key, mesh.key_file, mesh.max_skew_ms"),
+            "{msg}"
+        );
+    }
+}

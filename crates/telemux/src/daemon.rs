@@ -1,0 +1,207 @@
+//! Long-running commands: `telemux node` and `telemux up`.
+//!
+//! Both stop cleanly on Ctrl-C or SIGTERM: the node deregisters (so it shows
+//! offline at once) and leaves its tmux sessions running.
+
+use std::path::Path;
+use std::time::Duration;
+
+use telemux_bus::Bus;
+use telemux_node::{Node, NodeConfig};
+use tokio::process::{Child, Command};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::{EXIT_REMOTE, EXIT_USAGE};
+
+/// Prints a status line; a closed stdout (e.g. `telemux up | head -1`) must not kill the daemon.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+/// Cancels `token` on SIGINT or SIGTERM.
+pub fn stop_on_signals(token: CancellationToken) {
+    tokio::spawn(async move {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot listen for SIGTERM");
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        tracing::info!("stopping");
+        token.cancel();
+    });
+}
+
+fn node_config(cfg: &Config) -> anyhow::Result<NodeConfig> {
+    let mut n = NodeConfig::new(cfg.computer_name()?, &cfg.tmux.socket, cfg.state_dir());
+    n.heartbeat = Duration::from_millis(cfg.node.heartbeat_ms.max(100));
+    n.output_maxlen = cfg.node.output_maxlen.max(100);
+    n.shell = cfg.node.shell.clone();
+    n.enter_delay = Duration::from_millis(cfg.node.enter_delay_ms);
+    n.mesh_key = cfg.mesh_key()?;
+    n.max_skew = Duration::from_millis(cfg.mesh.max_skew_ms.max(1000));
+    Ok(n)
+}
+
+async fn run_node(cfg: &Config, url: &str, token: CancellationToken) -> i32 {
+    let ncfg = match node_config(cfg) {
+        Ok(n) => n,
+        Err(e) => {
+            eprintln!("telemux: {e:#}");
+            return EXIT_USAGE;
+        }
+    };
+    let bus = match Bus::connect(url).await {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("telemux: {e}");
+            return EXIT_REMOTE;
+        }
+    };
+    if ncfg.mesh_key.is_none() {
+        tracing::warn!(
+            computer = %ncfg.computer,
+            "mesh.key is not set: ANYONE WHO CAN WRITE TO THIS REDIS CAN RUN COMMANDS ON THIS COMPUTER; set mesh.key (same value on every computer) to require signed commands"
+        );
+    } else {
+        tracing::info!(computer = %ncfg.computer, "signed commands required (mesh.key)");
+    }
+    match Node::new(ncfg, bus).run(token).await {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("telemux: node stopped: {e}");
+            EXIT_REMOTE
+        }
+    }
+}
+
+/// `telemux node`
+pub async fn node(cfg: Config) -> i32 {
+    let url = match cfg.redis_url() {
+        Ok(u) => u,
+        Err(e) => {
+            eprintln!("telemux: {e:#}");
+            return EXIT_USAGE;
+        }
+    };
+    let token = CancellationToken::new();
+    stop_on_signals(token.clone());
+    run_node(&cfg, &url, token).await
+}
+
+/// Starts a private redis-server on a unix socket in the state directory,
+/// with persistence so a restart keeps the mesh state.
+async fn private_redis(state: &Path) -> anyhow::Result<(Child, String)> {
+    tokio::fs::create_dir_all(state).await?;
+    let sock = state.join("redis.sock");
+    let _ = tokio::fs::remove_file(&sock).await;
+    let child = Command::new("redis-server")
+        .arg("--port")
+        .arg("0")
+        .arg("--unixsocket")
+        .arg(&sock)
+        .arg("--unixsocketperm")
+        .arg("700")
+        .arg("--dir")
+        .arg(state)
+        .arg("--appendonly")
+        .arg("yes")
+        .arg("--logfile")
+        .arg(state.join("redis.log"))
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| anyhow::anyhow!("cannot start redis-server ({e}); install it (`sudo apt-get install redis-server`, `brew install redis`) or set redis.url"))?;
+    for _ in 0..100 {
+        if sock.exists() {
+            return Ok((child, format!("redis+unix://{}", sock.display())));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    anyhow::bail!(
+        "redis-server did not create {} within 5 s; see {}",
+        sock.display(),
+        state.join("redis.log").display()
+    )
+}
+
+/// `telemux up`
+pub async fn up(cfg: Config) -> i32 {
+    let token = CancellationToken::new();
+    stop_on_signals(token.clone());
+    let mut redis = None;
+    let url = match &cfg.redis.url {
+        Some(u) => u.clone(),
+        None => match private_redis(&cfg.state_dir()).await {
+            Ok((child, url)) => {
+                redis = Some(child);
+                url
+            }
+            Err(e) => {
+                eprintln!("telemux: {e:#}");
+                return EXIT_REMOTE;
+            }
+        },
+    };
+    let name = cfg
+        .computer_name()
+        .map(|n| n.to_string())
+        .unwrap_or_else(|_| "?".into());
+    say!("telemux up");
+    match &redis {
+        Some(_) => say!("  redis    private, at {url}"),
+        None => say!("  redis    {}", telemux_bus::redact_url(&url)),
+    }
+    say!("  node     {name} (tmux -L {})", cfg.tmux.socket);
+    let mut front = Vec::new();
+    if cfg.mcp.listen.is_some() || cfg.telegram.token.is_some() || cfg.telegram.token_file.is_some()
+    {
+        let mut gcfg = cfg.clone();
+        gcfg.redis.url = Some(url.clone());
+        let mesh = match crate::gateway::connect(&gcfg, "gateway", token.clone()).await {
+            Ok(m) => m,
+            Err(code) => return code,
+        };
+        match crate::gateway::start(&gcfg, mesh, token.clone()).await {
+            Ok(t) => front = t,
+            Err(e) => {
+                eprintln!("telemux up: {e:#}");
+                return EXIT_USAGE;
+            }
+        }
+        if let Some(l) = &cfg.mcp.listen {
+            say!("  mcp      http://{l}/mcp");
+        }
+        if cfg.telegram.token.is_some() || cfg.telegram.token_file.is_some() {
+            say!("  telegram bot polling {}", cfg.telegram.api_url);
+        }
+    } else {
+        say!("  gateway  not started (set mcp.listen and/or telegram.token)");
+    }
+    say!("Try, in another terminal: telemux computers; telemux new {name}; Ctrl-C stops telemux (sessions keep running).");
+    let code = run_node(&cfg, &url, token.clone()).await;
+    token.cancel();
+    for t in front {
+        let _ = tokio::time::timeout(Duration::from_secs(5), t).await;
+    }
+    if let Some(mut child) = redis {
+        // SIGTERM lets redis-server write its append-only file before exiting.
+        if let Some(pid) = child.id() {
+            unsafe {
+                libc::kill(pid as i32, libc::SIGTERM);
+            }
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(5), child.wait()).await;
+        let _ = child.kill().await;
+    }
+    code
+}

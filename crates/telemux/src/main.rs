@@ -1,0 +1,89 @@
+//! The `telemux` binary: parses the command line, loads the configuration and
+//! hands over to the library crates. It holds no logic of its own beyond
+//! wiring and printing.
+
+mod cli;
+mod client;
+mod config;
+mod daemon;
+mod doctor;
+mod gateway;
+mod print;
+mod serve_mcp;
+mod serve_telegram;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command, LogFormat};
+
+/// Exit code for usage and bad-input errors (DESIGN.md §5).
+pub const EXIT_USAGE: i32 = 2;
+/// Exit code for remote failures.
+pub const EXIT_REMOTE: i32 = 1;
+
+fn init_logs(format: LogFormat, daemon: bool) {
+    // rmcp logs every request at info; keep stdio MCP sessions quiet.
+    let default = if daemon { "info,rmcp=warn" } else { "warn" };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let daemon = matches!(
+        cli.command,
+        Command::Up | Command::Node | Command::Gateway | Command::Mcp
+    );
+    init_logs(cli.log_format, daemon);
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("telemux: cannot start the async runtime: {e}");
+            std::process::exit(EXIT_REMOTE);
+        }
+    };
+    let code = rt.block_on(dispatch(cli));
+    // Do not wait for lingering blocking reads on exit.
+    rt.shutdown_timeout(std::time::Duration::from_millis(200));
+    std::process::exit(code);
+}
+
+async fn dispatch(cli: Cli) -> i32 {
+    let (cfg, path) = match config::Config::load(cli.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("telemux: {e:#}");
+            return EXIT_USAGE;
+        }
+    };
+    let json = cli.json;
+    match cli.command {
+        Command::Up => daemon::up(cfg).await,
+        Command::Node => daemon::node(cfg).await,
+        Command::Gateway => {
+            let cancel = tokio_util::sync::CancellationToken::new();
+            daemon::stop_on_signals(cancel.clone());
+            gateway::gateway(cfg, cancel).await
+        }
+        Command::Mcp => gateway::mcp(cfg, tokio_util::sync::CancellationToken::new()).await,
+        Command::Doctor => doctor::run(&cfg, path.as_deref(), json).await,
+        Command::Config {
+            action: cli::ConfigAction::Show,
+        } => {
+            print::config(&cfg.redacted(), path.as_deref(), json);
+            0
+        }
+        other => client::run(&cfg, other, json).await,
+    }
+}

@@ -1,0 +1,144 @@
+//! Running `telemux <command>` the way a user types it, with a deadline.
+//!
+//! [`Cli`] is one "terminal" pointed at a Redis: each [`Cli::run`] is a fresh process
+//! with the isolated environment from [`crate::bin`], stdin closed, and a timeout
+//! after which it is killed and the test fails (a hung CLI must never hang CI).
+//! [`Cli::command`] hands out the same preconfigured command for long-running uses
+//! such as `tail --follow` or `mcp` over stdio.
+
+use std::fmt;
+use std::process::{ExitStatus, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tempfile::TempDir;
+
+/// How long one CLI invocation may take before the test fails.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Runs `telemux` commands against one Redis, isolated from the real HOME.
+#[derive(Clone)]
+pub struct Cli {
+    redis_url: String,
+    home: Arc<TempDir>,
+    env: Vec<(String, String)>,
+    timeout: Duration,
+}
+
+impl Cli {
+    /// A CLI whose commands get `TELEMUX_REDIS__URL=redis_url` and a private HOME.
+    pub fn new(redis_url: impl Into<String>) -> Cli {
+        Cli {
+            redis_url: redis_url.into(),
+            home: Arc::new(crate::bin::temp_home("telemux-cli-")),
+            env: Vec::new(),
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
+
+    /// Adds an environment variable (e.g. `TELEMUX_COMPUTER`) to every command.
+    pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Cli {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    /// Replaces the per-invocation deadline.
+    pub fn timeout(mut self, timeout: Duration) -> Cli {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The private HOME the commands run with (holds any config file a test writes).
+    pub fn home(&self) -> &std::path::Path {
+        self.home.path()
+    }
+
+    /// `telemux <args>` ready to spawn: isolated env, stdin null, killed on drop.
+    pub fn command(&self, args: &[&str]) -> tokio::process::Command {
+        let mut std_cmd = crate::bin::isolated_command(self.home.path());
+        std_cmd
+            .env("TELEMUX_REDIS__URL", &self.redis_url)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .args(args)
+            .stdin(Stdio::null());
+        let mut cmd = tokio::process::Command::from(std_cmd);
+        cmd.kill_on_drop(true);
+        cmd
+    }
+
+    /// Runs `telemux <args>` to completion and returns its output; panics if it cannot
+    /// start or runs past the timeout (the process is killed then).
+    pub async fn run(&self, args: &[&str]) -> Output {
+        let child = self
+            .command(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawning telemux {args:?}: {e}"));
+        // Dropping the child on timeout kills it (kill_on_drop).
+        match tokio::time::timeout(self.timeout, child.wait_with_output()).await {
+            Ok(Ok(out)) => Output {
+                args: args.iter().map(|a| a.to_string()).collect(),
+                status: out.status,
+                stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+                stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            },
+            Ok(Err(e)) => panic!("waiting for telemux {args:?}: {e}"),
+            Err(_) => panic!(
+                "telemux {args:?} did not finish within {:?} and was killed",
+                self.timeout
+            ),
+        }
+    }
+}
+
+impl fmt::Debug for Cli {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Cli")
+            .field("redis_url", &self.redis_url)
+            .field("env", &self.env)
+            .finish()
+    }
+}
+
+/// What one finished `telemux` invocation produced.
+#[derive(Clone)]
+pub struct Output {
+    /// The arguments it ran with, for assertion messages.
+    pub args: Vec<String>,
+    /// Its exit status.
+    pub status: ExitStatus,
+    /// Everything it printed on stdout (lossy UTF-8).
+    pub stdout: String,
+    /// Everything it printed on stderr (lossy UTF-8).
+    pub stderr: String,
+}
+
+impl Output {
+    /// The exit code; `None` if it died from a signal.
+    pub fn code(&self) -> Option<i32> {
+        self.status.code()
+    }
+
+    /// Whether it exited 0.
+    pub fn success(&self) -> bool {
+        self.status.success()
+    }
+
+    /// Returns stdout, panicking with the whole output unless it exited 0.
+    #[track_caller]
+    pub fn ok(&self) -> &str {
+        assert!(self.success(), "expected success from {self:?}");
+        &self.stdout
+    }
+}
+
+impl fmt::Debug for Output {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "telemux {:?} exited {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            self.args, self.status, self.stdout, self.stderr
+        )
+    }
+}
