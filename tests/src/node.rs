@@ -198,6 +198,10 @@ impl NodeProcess {
             .env("TELEMUX_TMUX__SOCKET", &o.tmux_socket)
             .env("TELEMUX_REDIS__URL", &o.redis_url)
             .env("TELEMUX_NODE__HEARTBEAT_MS", o.heartbeat_ms.to_string())
+            // Scenarios count exit codes the bash way (an empty Enter runs
+            // nothing); CI runners may have no SHELL or /bin/sh. Tests of
+            // other shells override this through `o.env`.
+            .env("SHELL", "/bin/bash")
             .envs(o.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(log)

@@ -90,6 +90,34 @@ fn pid_alive(pid: u32) -> bool {
     unsafe { libc::kill(pid as libc::pid_t, 0) == 0 }
 }
 
+/// The user's login shell from the password database, for daemons started
+/// without `$SHELL` (cron, some service managers, CI runners).
+fn login_shell() -> Option<std::path::PathBuf> {
+    use std::ffi::CStr;
+    use std::os::unix::ffi::OsStrExt;
+    let mut buf = vec![0 as libc::c_char; 16 * 1024];
+    // SAFETY: zeroed passwd is a valid out-parameter; getpwuid_r writes only
+    // into `pwd` and `buf` (whose length we pass) and sets `result`.
+    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut result: *mut libc::passwd = std::ptr::null_mut();
+    let rc = unsafe {
+        libc::getpwuid_r(
+            libc::getuid(),
+            &mut pwd,
+            buf.as_mut_ptr(),
+            buf.len(),
+            &mut result,
+        )
+    };
+    if rc != 0 || result.is_null() || pwd.pw_shell.is_null() {
+        return None;
+    }
+    // SAFETY: on success pw_shell points at a NUL-terminated string inside `buf`.
+    let shell = unsafe { CStr::from_ptr(pwd.pw_shell) };
+    let path = std::path::PathBuf::from(std::ffi::OsStr::from_bytes(shell.to_bytes()));
+    (path.is_absolute() && path.is_file()).then_some(path)
+}
+
 /// This machine's host name as nodes record it (`ComputerInfo::host`); a tiny
 /// blocking read, so async callers use `spawn_blocking`.
 pub fn host_name() -> String {
@@ -137,6 +165,7 @@ impl Node {
             .shell
             .clone()
             .or_else(|| std::env::var_os("SHELL").map(Into::into))
+            .or_else(login_shell)
             .unwrap_or_else(|| "/bin/sh".into());
         let shell =
             telemux_tmux::shell::prepare(&self.cfg.state_dir.join("shell"), &shell_path).await?;
