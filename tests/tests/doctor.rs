@@ -41,6 +41,8 @@ fn foreign_node(name: &str, host: &str, proto: u16) -> ComputerInfo {
         sessions: 0,
         pid: 4242,
         stopped: false,
+        projects: Vec::new(),
+        agents: Vec::new(),
     }
 }
 

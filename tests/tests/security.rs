@@ -25,6 +25,7 @@ fn new_session(name: &str) -> Op {
         name: Some(name.into()),
         cwd: None,
         command: Some(vec!["sleep".into(), "60".into()]),
+        agent: None,
     }
 }
 

@@ -310,6 +310,7 @@ impl Mesh {
         target: &str,
         cwd: Option<String>,
         command: Option<Vec<String>>,
+        agent: Option<String>,
     ) -> Result<Created, MeshError> {
         let (computer, name) = match target.split_once('/') {
             Some((c, n)) => (c, Some(SessionName::new(n)?.to_string())),
@@ -317,7 +318,15 @@ impl Mesh {
         };
         let computer = self.resolve_computer(computer).await?;
         match self
-            .call(&computer, Op::NewSession { name, cwd, command })
+            .call(
+                &computer,
+                Op::NewSession {
+                    name,
+                    cwd,
+                    command,
+                    agent,
+                },
+            )
             .await?
         {
             ReplyBody::Created { session, cursor } => Ok(Created {
@@ -364,6 +373,21 @@ impl Mesh {
 
     /// The rendered screen plus `lines` of scrollback.
     pub async fn read(&self, addr: &str, lines: u32, raw: bool) -> Result<String, MeshError> {
+        self.read_op(addr, lines, raw, false).await
+    }
+
+    /// An agent session's last answer, without the screen around it.
+    pub async fn read_last_turn(&self, addr: &str) -> Result<String, MeshError> {
+        self.read_op(addr, 0, false, true).await
+    }
+
+    async fn read_op(
+        &self,
+        addr: &str,
+        lines: u32,
+        raw: bool,
+        last_turn: bool,
+    ) -> Result<String, MeshError> {
         let (c, s) = self.resolve_session(addr).await?;
         match self
             .call(
@@ -372,6 +396,7 @@ impl Mesh {
                     session: s.to_string(),
                     lines,
                     raw,
+                    last_turn,
                 },
             )
             .await?

@@ -1,9 +1,13 @@
 //! What a node needs to know to run; filled by the binary from the config file.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
-use telemux_proto::{ComputerName, MeshKey};
+use telemux_proto::{ComputerName, MeshKey, Project};
+
+use crate::agent::{builtin_specs, AgentProfile};
 
 /// Settings of one node instance (several may run in one process in tests).
 #[derive(Debug, Clone)]
@@ -31,6 +35,10 @@ pub struct NodeConfig {
     pub mesh_key: Option<MeshKey>,
     /// Largest accepted difference between a command's timestamp and our clock.
     pub max_skew: Duration,
+    /// Agent profiles by name (`--agent NAME`).
+    pub agents: BTreeMap<String, Arc<AgentProfile>>,
+    /// Named directories, usable wherever a session's directory is asked for.
+    pub projects: Vec<Project>,
 }
 
 impl NodeConfig {
@@ -48,6 +56,19 @@ impl NodeConfig {
             enter_delay: Duration::from_millis(30),
             mesh_key: None,
             max_skew: Duration::from_secs(30),
+            agents: builtin_agents(),
+            projects: Vec::new(),
         }
     }
+}
+
+/// The built-in agent profiles, compiled.
+pub fn builtin_agents() -> BTreeMap<String, Arc<AgentProfile>> {
+    builtin_specs()
+        .into_iter()
+        .map(|(name, spec)| {
+            let p = AgentProfile::compile(&name, spec).expect("built-in agent profiles compile");
+            (name, Arc::new(p))
+        })
+        .collect()
 }

@@ -22,6 +22,8 @@ pub(crate) fn info(shared: &Shared, stopped: bool) -> ComputerInfo {
         sessions: shared.session_count(),
         pid: std::process::id(),
         stopped,
+        projects: shared.cfg.projects.clone(),
+        agents: shared.cfg.agents.keys().cloned().collect(),
     }
 }
 

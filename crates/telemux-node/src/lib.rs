@@ -6,6 +6,7 @@
 //! stream. [`Node::run`] wires these together with a heartbeat and the tmux
 //! waker that reports shell exit codes and pane deaths without polling.
 
+pub mod agent;
 pub mod config;
 pub mod error;
 mod heartbeat;
@@ -14,6 +15,7 @@ mod ops;
 pub mod render;
 mod watcher;
 
+pub use agent::{AgentProfile, AgentSpec};
 pub use config::NodeConfig;
 pub use error::NodeError;
 pub use node::{host_name, Node};

@@ -28,7 +28,7 @@ pub struct Node {
 }
 
 /// What reconcile last saw of a pane; a watcher is poked only when it changes.
-pub(crate) type Fingerprint = (Option<u64>, bool, Option<i32>, Option<i32>, bool);
+pub(crate) type Fingerprint = (Option<u64>, bool, Option<i32>, Option<i32>, bool, String);
 
 fn fingerprint(p: &telemux_tmux::PaneInfo) -> Fingerprint {
     (
@@ -37,6 +37,7 @@ fn fingerprint(p: &telemux_tmux::PaneInfo) -> Fingerprint {
         p.exit_status(),
         p.wrapper_status,
         p.wrapper_reported,
+        p.agent_signal.clone(),
     )
 }
 
@@ -368,7 +369,7 @@ pub(crate) async fn reconcile(shared: &Arc<Shared>) {
             match w.get_mut(&name.key()) {
                 Some(h) => {
                     let fp = fingerprint(&pane);
-                    if h.seen != Some(fp) {
+                    if h.seen.as_ref() != Some(&fp) {
                         h.seen = Some(fp);
                         h.check.notify_one();
                     }

@@ -9,9 +9,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use telemux_proto::{
-    limits, names, ErrorCode, Key, Op, ReplyBody, SessionInfo, SessionName, SessionState,
+    limits, names, now_ms, AgentState, ErrorCode, Key, Op, ReplyBody, SessionInfo, SessionName,
+    SessionState,
 };
-use telemux_tmux::{wrap, NewSession};
+use telemux_tmux::{wrap, NewSession, PaneInfo};
+
+use crate::agent::{install_hooks, AgentProfile};
 
 use crate::error::OpError;
 use crate::node::Shared;
@@ -21,8 +24,14 @@ use crate::watcher::{self, Origin};
 pub(crate) async fn execute(shared: &Arc<Shared>, op: Op) -> Result<ReplyBody, OpError> {
     match op {
         Op::ListSessions => Ok(ReplyBody::Sessions(list(shared).await?)),
-        Op::NewSession { name, cwd, command } => {
-            let (session, cursor) = create(shared, name, cwd, command, None).await?;
+        Op::NewSession {
+            name,
+            cwd,
+            command,
+            agent,
+        } => {
+            let agent = agent.map(|a| profile(shared, &a)).transpose()?;
+            let (session, cursor) = create(shared, name, cwd, command, agent, None).await?;
             Ok(ReplyBody::Created { session, cursor })
         }
         Op::Run {
@@ -39,7 +48,7 @@ pub(crate) async fn execute(shared: &Arc<Shared>, op: Op) -> Result<ReplyBody, O
             let name = format!("run-{}", &uuid::Uuid::now_v7().simple().to_string()[24..]);
             let timeout = Duration::from_millis(timeout_ms.max(1));
             let (session, cursor) =
-                create(shared, Some(name), cwd, Some(command), Some(timeout)).await?;
+                create(shared, Some(name), cwd, Some(command), None, Some(timeout)).await?;
             Ok(ReplyBody::Created { session, cursor })
         }
         Op::SendText {
@@ -48,13 +57,21 @@ pub(crate) async fn execute(shared: &Arc<Shared>, op: Op) -> Result<ReplyBody, O
             enter,
         } => {
             limits::check("text", text.len(), limits::MAX_TEXT_BYTES)?;
-            let s = existing(shared, &session).await?;
+            let pane = existing(shared, &session).await?;
+            let s = pane.session;
             if !text.is_empty() {
                 shared.tmux.send_text(&s, &text).await?;
             }
             if enter {
                 if !text.is_empty() {
-                    tokio::time::sleep(shared.cfg.enter_delay).await;
+                    // An agent's input box may need longer than a shell to
+                    // take a paste before Enter submits it.
+                    let delay = shared
+                        .cfg
+                        .agents
+                        .get(&pane.agent)
+                        .map_or(shared.cfg.enter_delay, |a| a.submit_delay);
+                    tokio::time::sleep(delay).await;
                 }
                 shared.tmux.send_keys(&s, &[Key::Enter]).await?;
             }
@@ -84,7 +101,7 @@ pub(crate) async fn execute(shared: &Arc<Shared>, op: Op) -> Result<ReplyBody, O
                 .iter()
                 .map(|k| Key::parse(k))
                 .collect::<Result<Vec<_>, _>>()?;
-            let s = existing(shared, &session).await?;
+            let s = existing(shared, &session).await?.session;
             shared.tmux.send_keys(&s, &keys).await?;
             Ok(ReplyBody::Ok)
         }
@@ -92,8 +109,33 @@ pub(crate) async fn execute(shared: &Arc<Shared>, op: Op) -> Result<ReplyBody, O
             session,
             lines,
             raw,
+            last_turn,
         } => {
-            let s = existing(shared, &session).await?;
+            let pane = existing(shared, &session).await?;
+            let s = pane.session;
+            if last_turn {
+                let Some(profile) = shared.cfg.agents.get(&pane.agent) else {
+                    return Err(OpError::new(
+                        ErrorCode::BadInput,
+                        format!(
+                            "{}/{s} is not an agent session (start one with --agent); last_turn needs an agent's transcript",
+                            shared.cfg.computer
+                        ),
+                    ));
+                };
+                // A turn may be long: look further back than the screen.
+                let text = shared
+                    .tmux
+                    .capture(
+                        &s,
+                        lines.clamp(LAST_TURN_LINES, limits::MAX_READ_LINES),
+                        false,
+                    )
+                    .await?;
+                return Ok(ReplyBody::Screen {
+                    text: profile.last_turn(&text),
+                });
+            }
             let text = shared
                 .tmux
                 .capture(&s, lines.min(limits::MAX_READ_LINES), raw)
@@ -101,7 +143,7 @@ pub(crate) async fn execute(shared: &Arc<Shared>, op: Op) -> Result<ReplyBody, O
             Ok(ReplyBody::Screen { text })
         }
         Op::Kill { session } => {
-            let s = existing(shared, &session).await?;
+            let s = existing(shared, &session).await?.session;
             shared.tmux.kill_session(&s).await?;
             Ok(ReplyBody::Ok)
         }
@@ -128,25 +170,59 @@ async fn list(shared: &Arc<Shared>) -> Result<Vec<SessionInfo>, OpError> {
             },
             last_activity_ms: p.activity_ms,
             exit_status: if p.dead { p.exit_status() } else { None },
+            agent: (!p.agent.is_empty()).then(|| p.agent.clone()),
+            agent_state: agent_state(&p.agent_state).map(|(s, _)| s),
+            agent_since_ms: agent_state(&p.agent_state).map(|(_, t)| t),
         })
         .collect();
     out.sort_by_key(|s| s.name.to_ascii_lowercase());
     Ok(out)
 }
 
+/// Lines of scrollback searched for an agent's last answer.
+const LAST_TURN_LINES: u32 = 3000;
+
+/// Parses the `@telemux_agent_state` value `"STATE SINCE_MS"`.
+pub(crate) fn agent_state(v: &str) -> Option<(AgentState, u64)> {
+    let (state, since) = v.split_once(' ')?;
+    Some((AgentState::parse(state)?, since.parse().ok()?))
+}
+
+/// The agent profile called `name` (case-insensitively), or an error naming
+/// the profiles this node has.
+fn profile(shared: &Arc<Shared>, name: &str) -> Result<Arc<AgentProfile>, OpError> {
+    let agents = &shared.cfg.agents;
+    if let Some((_, p)) = agents.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)) {
+        return Ok(p.clone());
+    }
+    let hint = match names::did_you_mean(&names::suggest(name, agents.keys().map(String::as_str))) {
+        h if h.is_empty() => ".".to_string(),
+        h => h,
+    };
+    let known: Vec<&str> = agents.keys().map(String::as_str).collect();
+    Err(OpError::new(
+        ErrorCode::BadInput,
+        format!(
+            "no agent profile '{name}' on {}{hint} Profiles there: {} (define more under [agents] in its config)",
+            shared.cfg.computer,
+            known.join(", ")
+        ),
+    ))
+}
+
 /// Resolves a session name on this node (case-insensitively), or says which
 /// names exist.
-async fn existing(shared: &Arc<Shared>, session: &str) -> Result<SessionName, OpError> {
+async fn existing(shared: &Arc<Shared>, session: &str) -> Result<PaneInfo, OpError> {
     let wanted = SessionName::new(session)?;
-    let panes = shared.tmux.list().await?;
-    if let Some(p) = panes.iter().find(|p| p.session == wanted) {
-        return Ok(p.session.clone());
+    let mut panes = shared.tmux.list().await?;
+    if let Some(i) = panes.iter().position(|p| p.session == wanted) {
+        return Ok(panes.swap_remove(i));
     }
-    if let Some(p) = panes
+    if let Some(i) = panes
         .iter()
-        .find(|p| p.session.as_str().eq_ignore_ascii_case(wanted.as_str()))
+        .position(|p| p.session.as_str().eq_ignore_ascii_case(wanted.as_str()))
     {
-        return Ok(p.session.clone());
+        return Ok(panes.swap_remove(i));
     }
     let known: Vec<&str> = panes.iter().map(|p| p.session.as_str()).collect();
     let hint = names::did_you_mean(&names::suggest(session, known.iter().copied()));
@@ -161,6 +237,20 @@ async fn existing(shared: &Arc<Shared>, session: &str) -> Result<SessionName, Op
         ErrorCode::NoSuchSession,
         format!("no session '{session}' on {}{listing}", shared.cfg.computer),
     ))
+}
+
+/// The directory of project `name` (case-insensitively), unless `name` looks
+/// like a path.
+fn project_dir<'a>(shared: &'a Shared, name: &str) -> Option<&'a str> {
+    if name.contains('/') || name.starts_with('~') || name == "." || name == ".." {
+        return None;
+    }
+    shared
+        .cfg
+        .projects
+        .iter()
+        .find(|p| p.name.eq_ignore_ascii_case(name))
+        .map(|p| p.dir.as_str())
 }
 
 fn expand_home(dir: &str) -> PathBuf {
@@ -209,8 +299,26 @@ async fn create(
     name: Option<String>,
     cwd: Option<String>,
     command: Option<Vec<String>>,
+    agent: Option<Arc<AgentProfile>>,
     run_timeout: Option<Duration>,
 ) -> Result<(String, String), OpError> {
+    let command = match (&agent, command) {
+        (_, Some(c)) => Some(c),
+        (Some(a), None) => {
+            let mut argv = a.command.clone();
+            let extra = install_hooks(&shared.cfg.state_dir, a.hooks)
+                .await
+                .map_err(|e| {
+                    OpError::new(
+                        ErrorCode::Internal,
+                        format!("cannot write the {} hook settings: {e}", a.name),
+                    )
+                })?;
+            argv.extend(extra);
+            Some(argv)
+        }
+        (None, None) => None,
+    };
     if let Some(c) = &command {
         let size: usize = c.iter().map(|a| a.len() + 1).sum();
         limits::check("command", size, limits::MAX_COMMAND_BYTES)?;
@@ -220,7 +328,10 @@ async fn create(
     }
     let cwd = match cwd {
         Some(d) => {
-            let p = expand_home(&d);
+            let p = match project_dir(shared, &d) {
+                Some(dir) => expand_home(dir),
+                None => expand_home(&d),
+            };
             match tokio::fs::metadata(&p).await {
                 Ok(m) if m.is_dir() => Some(p),
                 Ok(_) => {
@@ -230,10 +341,23 @@ async fn create(
                     ))
                 }
                 Err(e) => {
+                    let projects: Vec<&str> = shared
+                        .cfg
+                        .projects
+                        .iter()
+                        .map(|p| p.name.as_str())
+                        .collect();
+                    let hint = if projects.is_empty() {
+                        String::new()
+                    } else {
+                        let near =
+                            names::did_you_mean(&names::suggest(&d, projects.iter().copied()));
+                        format!("{near}; projects there: {}", projects.join(", "))
+                    };
                     return Err(OpError::new(
                         ErrorCode::BadInput,
-                        format!("no directory '{d}' on {}: {e}", shared.cfg.computer),
-                    ))
+                        format!("no directory '{d}' on {}: {e}{hint}", shared.cfg.computer),
+                    ));
                 }
             }
         }
@@ -261,7 +385,10 @@ async fn create(
             }
             n
         }
-        None => SessionName::new(&default_name(command.as_ref(), &taken))?,
+        None => {
+            let base = agent.as_ref().map(|a| vec![a.name.clone()]);
+            SessionName::new(&default_name(base.as_ref().or(command.as_ref()), &taken))?
+        }
     };
     let (argv, mut env) = match command {
         Some(c) => (c, Vec::new()),
@@ -283,6 +410,18 @@ async fn create(
         })
         .await?;
     let started = async {
+        if let Some(a) = &agent {
+            // Before the watcher starts, so it tracks the agent from the first frame.
+            shared
+                .tmux
+                .set_pane_option(&name, "@telemux_agent", &a.name)
+                .await?;
+            let state = format!("{} {}", AgentState::Starting, now_ms());
+            shared
+                .tmux
+                .set_pane_option(&name, "@telemux_agent_state", &state)
+                .await?;
+        }
         let pane = shared.tmux.pane_status(&name).await?;
         let cursor = watcher::start(shared, name.clone(), Origin::Created, run_timeout).await?;
         shared.tmux.release_start(&pane.pane_id).await?;

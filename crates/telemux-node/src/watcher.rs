@@ -14,12 +14,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use telemux_proto::{now_ms, Envelope, Key, MeshEvent, OutputEvent, OutputRecord, SessionName};
+use telemux_proto::{
+    now_ms, AgentState, Envelope, Key, MeshEvent, OutputEvent, OutputRecord, SessionName,
+};
 use telemux_tmux::{Batch, ControlClient, TmuxError, WrapperState};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::agent::{parse_signal, AgentProfile, Tracker};
 use crate::error::OpError;
 use crate::node::{Shared, WatcherHandle};
 use crate::render::{Rendered, Renderer};
@@ -47,6 +50,9 @@ const OUTBOX_CAP: usize = 4096;
 const SETTLE: Duration = Duration::from_millis(25);
 /// Least time between two captured frames of a full-screen program.
 const FRAME_INTERVAL: Duration = Duration::from_millis(50);
+/// Output an agent's screen is given to settle before it is classified again;
+/// also the most often a busy agent's screen is captured.
+const AGENT_LOOK: Duration = Duration::from_millis(120);
 /// Grace after Ctrl-C before a timed-out run session is killed.
 const KILL_GRACE: Duration = Duration::from_secs(2);
 
@@ -77,6 +83,17 @@ struct Watcher {
     timed_out: bool,
     closed: bool,
     failing: bool,
+    agent: Option<AgentWatch>,
+}
+
+/// State tracking of an agent session (see [`crate::agent`]).
+struct AgentWatch {
+    profile: Arc<AgentProfile>,
+    tracker: Tracker,
+    /// When to capture and classify the screen next.
+    look_at: Option<Instant>,
+    /// The hook signal value already applied.
+    signal_seen: String,
 }
 
 /// Starts watching `name`; returns the output-stream cursor to read from so
@@ -108,6 +125,16 @@ pub(crate) async fn start(
     let pane = shared.tmux.pane_status(&name).await?;
     let mut renderer = Renderer::new();
     renderer.set_alternate_screen(pane.alternate_on);
+    let agent = shared.cfg.agents.get(&pane.agent).map(|profile| {
+        let resumed = crate::ops::agent_state(&pane.agent_state).map(|(s, _)| s);
+        AgentWatch {
+            profile: profile.clone(),
+            tracker: Tracker::new(resumed.unwrap_or(AgentState::Starting)),
+            // An adopted agent may have changed state while nobody watched.
+            look_at: Some(Instant::now() + AGENT_LOOK),
+            signal_seen: pane.agent_signal.clone(),
+        }
+    });
 
     let check = Arc::new(Notify::new());
     let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
@@ -134,6 +161,7 @@ pub(crate) async fn start(
         timed_out: false,
         closed: false,
         failing: false,
+        agent,
     };
     if origin == Origin::Adopted && last.is_some() && pane.activity_ms > last_ts {
         // We were not listening while the node was down: say so, never hide it.
@@ -142,6 +170,16 @@ pub(crate) async fn start(
                 from_seq: seq,
                 to_seq: seq,
                 reason: "output printed while the node was down was not streamed; `read` shows the screen and scrollback".into(),
+            },
+            None,
+        );
+    }
+    if let (Origin::Created, Some(a)) = (origin, &w.agent) {
+        let detail = format!("{} started", a.profile.name);
+        w.emit(
+            OutputEvent::AgentState {
+                state: AgentState::Starting,
+                detail,
             },
             None,
         );
@@ -173,6 +211,7 @@ impl Watcher {
         while !self.closed {
             let deadline = self.run_deadline;
             let retry = !self.outbox.is_empty();
+            let look = self.agent.as_ref().and_then(|a| a.look_at);
             tokio::select! {
                 _ = cancel.cancelled() => break,
                 batch = self.ctl.next_batch() => {
@@ -200,6 +239,7 @@ impl Watcher {
                     }
                 }
                 _ = check.notified() => self.check().await,
+                _ = sleep_until_opt(look), if look.is_some() => self.look_at_agent().await,
                 _ = sleep_until_opt(deadline) => self.on_timeout().await,
                 _ = tokio::time::sleep(Duration::from_millis(500)), if retry => self.flush().await,
             }
@@ -244,6 +284,11 @@ impl Watcher {
         }
         if batch.bytes.is_empty() {
             return;
+        }
+        if let Some(a) = &mut self.agent {
+            // Not pushed back by later output, so a busy agent is still
+            // looked at every AGENT_LOOK.
+            a.look_at.get_or_insert(Instant::now() + AGENT_LOOK);
         }
         match self.renderer.feed(&batch.bytes) {
             Rendered::Nothing => {}
@@ -353,6 +398,17 @@ impl Watcher {
                 return;
             }
         };
+        if let Some(a) = &mut self.agent {
+            if pane.agent_signal != a.signal_seen {
+                a.signal_seen = pane.agent_signal.clone();
+                if let Some((state, _)) = parse_signal(&pane.agent_signal) {
+                    if a.tracker.signal(state).is_some() {
+                        self.agent_changed(state, "reported by the agent's hook".into())
+                            .await;
+                    }
+                }
+            }
+        }
         let wrapper = WrapperState {
             status: pane.wrapper_status,
             reported: pane.wrapper_reported,
@@ -402,6 +458,14 @@ impl Watcher {
         };
         if let Some((status, signal, release)) = exit {
             self.exit_reported = true;
+            let agent_ended = self
+                .agent
+                .as_mut()
+                .is_some_and(|a| a.tracker.signal(AgentState::Exited).is_some());
+            if agent_ended {
+                self.agent_changed(AgentState::Exited, format!("exit status {status}"))
+                    .await;
+            }
             tracing::info!(computer = %computer, session = %self.name, status, "session exited");
             let then_kill = self.run_deadline.is_some() || self.timed_out;
             self.emit_exit(status, signal, then_kill, release);
@@ -413,6 +477,47 @@ impl Watcher {
                 })
                 .await;
         }
+        self.flush().await;
+    }
+
+    /// Captures an agent's screen and publishes a state change it shows.
+    async fn look_at_agent(&mut self) {
+        let Some(a) = &mut self.agent else { return };
+        a.look_at = None;
+        if a.tracker.state() == AgentState::Exited {
+            return;
+        }
+        let rows = match self.shared.tmux.capture_screen(&self.name).await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::debug!(session = %self.name, error = %e, "agent screen capture failed");
+                return;
+            }
+        };
+        let Some(a) = &mut self.agent else { return };
+        let (change, again) = a.tracker.observe(&a.profile, &rows, Instant::now());
+        a.look_at = again;
+        if let Some((state, line)) = change {
+            self.agent_changed(state, line).await;
+        }
+    }
+
+    /// Publishes an agent state change and remembers it in tmux, so `sessions`
+    /// shows it and a restarted node resumes from it.
+    async fn agent_changed(&mut self, state: AgentState, detail: String) {
+        tracing::info!(computer = %self.shared.cfg.computer, session = %self.name, %state, %detail, "agent state");
+        // Output shown before the change belongs before it in the stream.
+        self.drain().await;
+        let value = format!("{state} {}", now_ms());
+        if let Err(e) = self
+            .shared
+            .tmux
+            .set_pane_option(&self.name, "@telemux_agent_state", &value)
+            .await
+        {
+            tracing::debug!(session = %self.name, error = %e, "could not store agent state");
+        }
+        self.emit(OutputEvent::AgentState { state, detail }, None);
         self.flush().await;
     }
 

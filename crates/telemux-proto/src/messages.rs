@@ -36,6 +36,69 @@ pub struct ComputerInfo {
     /// Whether the node stopped gracefully (set in its last record).
     #[serde(default)]
     pub stopped: bool,
+    /// Named project directories on this computer (`projects` in its config).
+    #[serde(default)]
+    pub projects: Vec<Project>,
+    /// Agent profiles this node can start (`telemux new --agent NAME`).
+    #[serde(default)]
+    pub agents: Vec<String>,
+}
+
+/// A named directory on one computer, so "start Claude on MozBook in api" resolves.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Project {
+    /// Short name, e.g. `api`.
+    pub name: String,
+    /// Directory on that computer, e.g. `~/apps/api`.
+    pub dir: String,
+}
+
+/// What an AI coding agent running in a session is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AgentState {
+    /// Started; its interface is not up yet.
+    Starting,
+    /// Busy with a turn (thinking, running tools).
+    Working,
+    /// Asks the user something: a permission, a question, a choice.
+    WaitingForInput,
+    /// Finished its turn; its prompt waits for the next task.
+    Idle,
+    /// The agent program ended.
+    Exited,
+}
+
+impl AgentState {
+    /// The snake_case name used on the wire and in `--json`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AgentState::Starting => "starting",
+            AgentState::Working => "working",
+            AgentState::WaitingForInput => "waiting_for_input",
+            AgentState::Idle => "idle",
+            AgentState::Exited => "exited",
+        }
+    }
+
+    /// Parses [`AgentState::as_str`] names.
+    pub fn parse(s: &str) -> Option<AgentState> {
+        [
+            AgentState::Starting,
+            AgentState::Working,
+            AgentState::WaitingForInput,
+            AgentState::Idle,
+            AgentState::Exited,
+        ]
+        .into_iter()
+        .find(|a| a.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for AgentState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 impl Message for ComputerInfo {
     const KIND: &'static str = "computer_info";
@@ -71,6 +134,15 @@ pub struct SessionInfo {
     /// Exit status once `state` is `exited`.
     #[serde(default)]
     pub exit_status: Option<i32>,
+    /// Agent profile the session was started with (`--agent`), if any.
+    #[serde(default)]
+    pub agent: Option<String>,
+    /// The agent's current state (agent sessions only).
+    #[serde(default)]
+    pub agent_state: Option<AgentState>,
+    /// Since when the agent is in `agent_state` (ms since epoch).
+    #[serde(default)]
+    pub agent_since_ms: Option<u64>,
 }
 
 /// A request to a node, sent on its command stream.
@@ -96,8 +168,12 @@ pub enum Op {
     /// Create a session; `name` defaults to a free one, `command` to the login shell.
     NewSession {
         name: Option<String>,
+        /// A directory, or the name of one of the node's projects.
         cwd: Option<String>,
         command: Option<Vec<String>>,
+        /// Agent profile to start (its command, unless `command` is given).
+        #[serde(default)]
+        agent: Option<String>,
     },
     /// Type text literally; `enter` sends Enter afterwards.
     SendText {
@@ -112,6 +188,9 @@ pub enum Op {
         session: String,
         lines: u32,
         raw: bool,
+        /// Agent sessions: only the agent's last answer, without screen chrome.
+        #[serde(default)]
+        last_turn: bool,
     },
     /// Kill a session.
     Kill { session: String },
@@ -216,6 +295,9 @@ pub enum OutputEvent {
     },
     /// The session is gone from tmux (killed, or its pane closed).
     SessionClosed { reason: String },
+    /// An agent session changed state; `detail` says what showed it (the
+    /// question asked, or which signal).
+    AgentState { state: AgentState, detail: String },
     /// Output was lost between `from_seq` and `to_seq` (overflow or restart).
     Gap {
         from_seq: u64,

@@ -426,6 +426,15 @@ impl Tmux {
         Ok(text)
     }
 
+    /// Sets a user option (`@name`) on session `s`'s pane.
+    pub async fn set_pane_option(&self, s: &SessionName, name: &str, value: &str) -> Result<()> {
+        debug_assert!(name.starts_with('@'));
+        let t = target(s);
+        self.run_on(s, &["set", "-p", "-t", &t, name, &literal_arg(value)])
+            .await
+            .map(drop)
+    }
+
     /// The visible screen, one string per row (for whole-screen frames).
     pub async fn capture_screen(&self, s: &SessionName) -> Result<Vec<String>> {
         let out = self

@@ -16,10 +16,10 @@ const RS: char = '\x1e';
 const US: char = '\x1f';
 
 /// Fixed fields before the two free-text fields in [`PANE_FORMAT`].
-const FIXED_FIELDS: usize = 16;
+const FIXED_FIELDS: usize = 19;
 
 /// The `-F` format for [`parse_panes`]; free text last so it may contain anything.
-pub const PANE_FORMAT: &str = "\x1e#{session_name}\x1f#{session_created}\x1f#{session_activity}\x1f#{pane_id}\x1f#{pane_pid}\x1f#{pane_dead}\x1f#{pane_dead_status}\x1f#{pane_dead_signal}\x1f#{alternate_on}\x1f#{pane_width}\x1f#{pane_height}\x1f#{@telemux_last}\x1f#{window_active}\x1f#{pane_active}\x1f#{@telemux_status}\x1f#{@telemux_reported}\x1f#{pane_current_command}\x1f#{pane_current_path}";
+pub const PANE_FORMAT: &str = "\x1e#{session_name}\x1f#{session_created}\x1f#{session_activity}\x1f#{pane_id}\x1f#{pane_pid}\x1f#{pane_dead}\x1f#{pane_dead_status}\x1f#{pane_dead_signal}\x1f#{alternate_on}\x1f#{pane_width}\x1f#{pane_height}\x1f#{@telemux_last}\x1f#{window_active}\x1f#{pane_active}\x1f#{@telemux_status}\x1f#{@telemux_reported}\x1f#{@telemux_agent}\x1f#{@telemux_agent_state}\x1f#{@telemux_agent_signal}\x1f#{pane_current_command}\x1f#{pane_current_path}";
 
 /// What the node needs to know about one session's pane.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,6 +54,12 @@ pub struct PaneInfo {
     pub wrapper_status: Option<i32>,
     /// The node already published the wrapper's status (`@telemux_reported`).
     pub wrapper_reported: bool,
+    /// Agent profile the session was started with (`@telemux_agent`; empty: none).
+    pub agent: String,
+    /// Last published agent state, `"STATE SINCE_MS"` (`@telemux_agent_state`).
+    pub agent_state: String,
+    /// Last signal from the agent's own hooks, `"STATE MS"` (`@telemux_agent_signal`).
+    pub agent_signal: String,
     /// Command currently in the foreground (e.g. `bash`, `vim`).
     pub command: String,
     /// Current working directory of the pane.
@@ -131,6 +137,9 @@ pub fn parse_panes(out: &str) -> Result<Vec<PaneInfo>, TmuxError> {
             active: fields[12] == "1" && fields[13] == "1",
             wrapper_status: fields[14].parse().ok(),
             wrapper_reported: fields[15] == "1",
+            agent: fields[16].to_string(),
+            agent_state: fields[17].to_string(),
+            agent_signal: fields[18].to_string(),
             command: command.to_string(),
             cwd: cwd.to_string(),
         });
@@ -235,16 +244,19 @@ mod tests {
             "1",
             "",
             "",
+            "claude",
+            "idle 1700000002000",
+            "",
             "bash",
             "/tmp/we\x1fird\npath",
         ]);
         let b = rec(&[
-            "bad name", "1", "1", "%2", "", "1", "", "", "0", "80", "24", "", "1", "1", "", "",
-            "sh", "/",
+            "bad name", "1", "1", "%2", "", "1", "", "", "0", "80", "24", "", "1", "1", "", "", "",
+            "", "", "sh", "/",
         ]);
         let c = rec(&[
             "job", "1", "2", "%3", "7", "1", "", "15", "1", "100", "30", "", "1", "1", "143", "1",
-            "", "/",
+            "", "", "", "", "/",
         ]);
         let panes = first_per_session(parse_panes(&format!("{a}{b}{c}")).unwrap());
         assert_eq!(panes.len(), 2);
@@ -257,15 +269,20 @@ mod tests {
         assert_eq!(panes[1].wrapper_status, Some(143));
         assert!(panes[1].wrapper_reported);
         assert_eq!(panes[0].wrapper_status, None);
+        assert_eq!(panes[0].agent, "claude");
+        assert_eq!(panes[0].agent_state, "idle 1700000002000");
+        assert_eq!(panes[1].agent, "");
     }
 
     #[test]
     fn active_pane_wins() {
         let a = rec(&[
-            "s", "1", "1", "%1", "1", "0", "", "", "0", "80", "24", "", "1", "0", "", "", "a", "/",
+            "s", "1", "1", "%1", "1", "0", "", "", "0", "80", "24", "", "1", "0", "", "", "", "",
+            "", "a", "/",
         ]);
         let b = rec(&[
-            "s", "1", "1", "%2", "2", "0", "", "", "0", "80", "24", "", "1", "1", "", "", "b", "/",
+            "s", "1", "1", "%2", "2", "0", "", "", "0", "80", "24", "", "1", "1", "", "", "", "",
+            "", "b", "/",
         ]);
         let panes = first_per_session(parse_panes(&format!("{a}{b}")).unwrap());
         assert_eq!(panes.len(), 1);

@@ -49,13 +49,21 @@ pub enum Command {
         /// Only this computer.
         computer: Option<String>,
     },
+    /// List named project directories (from each computer's `[projects]`).
+    Projects {
+        /// Only this computer.
+        computer: Option<String>,
+    },
     /// Start a session: COMPUTER or COMPUTER/NAME; prints computer/session.
     New {
         /// COMPUTER or COMPUTER/NAME.
         target: String,
-        /// Working directory on that computer.
+        /// Working directory on that computer, or the name of one of its projects.
         #[arg(long)]
         cwd: Option<String>,
+        /// Start an AI coding agent from that computer's profile (claude, codex, gemini, ...).
+        #[arg(long)]
+        agent: Option<String>,
         /// Command to run instead of the login shell.
         #[arg(last = true)]
         command: Vec<String>,
@@ -88,6 +96,9 @@ pub enum Command {
         /// Keep ANSI escapes.
         #[arg(long)]
         raw: bool,
+        /// Agent sessions: only the agent's last answer, without the screen around it.
+        #[arg(long, conflicts_with = "raw")]
+        last_turn: bool,
     },
     /// Print output deltas and exit events; --follow keeps going until the session exits.
     Tail {

@@ -61,13 +61,22 @@ async fn execute(mesh: &Mesh, cmd: Command, json: bool, cfg: &Config) -> Result<
         Command::Sessions { computer } => {
             print::sessions(&mesh.sessions(computer.as_deref()).await?, json);
         }
+        Command::Projects { computer } => {
+            let mut list = mesh.computers().await?;
+            if let Some(c) = computer {
+                let c = mesh.resolve_computer(&c).await?;
+                list.retain(|s| s.info.name.eq_ignore_ascii_case(c.as_str()));
+            }
+            print::projects(&list, json);
+        }
         Command::New {
             target,
             cwd,
+            agent,
             command,
         } => {
             let command = (!command.is_empty()).then_some(command);
-            let c = mesh.new_session(&target, cwd, command).await?;
+            let c = mesh.new_session(&target, cwd, command, agent).await?;
             if json {
                 println!(
                     "{}",
@@ -93,8 +102,13 @@ async fn execute(mesh: &Mesh, cmd: Command, json: bool, cfg: &Config) -> Result<
             session,
             lines,
             raw,
+            last_turn,
         } => {
-            let text = mesh.read(&session, lines, raw).await?;
+            let text = if last_turn {
+                mesh.read_last_turn(&session).await?
+            } else {
+                mesh.read(&session, lines, raw).await?
+            };
             if json {
                 println!("{}", json!({ "text": text }));
             } else {
@@ -208,6 +222,9 @@ fn print_record(rec: &OutputRecord, raw: bool, quiet_events: bool) {
         OutputEvent::SessionClosed { reason } if !quiet_events => {
             let _ = writeln!(out, "[session closed: {reason}]");
         }
+        OutputEvent::AgentState { state, detail } if !quiet_events => {
+            let _ = writeln!(out, "[agent {state}: {detail}]");
+        }
         _ => {}
     }
     let _ = out.flush();
@@ -242,6 +259,9 @@ fn record_json(id: &str, rec: &OutputRecord) -> serde_json::Value {
         }
         OutputEvent::SessionClosed { reason } => {
             json!({"type": "session_closed", "reason": reason})
+        }
+        OutputEvent::AgentState { state, detail } => {
+            json!({"type": "agent_state", "state": state, "detail": detail})
         }
     };
     v["seq"] = json!(rec.seq);

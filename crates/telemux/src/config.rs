@@ -4,6 +4,7 @@
 //! so a typo never silently falls back to a default. Secrets may come from
 //! `*_file` keys and are never printed (`config show` redacts them).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
@@ -29,6 +30,11 @@ pub struct Config {
     pub mcp: McpSection,
     /// Mesh-wide security settings.
     pub mesh: MeshSection,
+    /// Agent profiles by name; fields override the built-in `claude`,
+    /// `codex` and `gemini` profiles, other names define new agents.
+    pub agents: BTreeMap<String, telemux_node::AgentSpec>,
+    /// Named directories on this computer (`api = "~/apps/api"`).
+    pub projects: BTreeMap<String, String>,
 }
 
 /// `[redis]`

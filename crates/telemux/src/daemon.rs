@@ -50,6 +50,23 @@ fn node_config(cfg: &Config) -> anyhow::Result<NodeConfig> {
     n.enter_delay = Duration::from_millis(cfg.node.enter_delay_ms);
     n.mesh_key = cfg.mesh_key()?;
     n.max_skew = Duration::from_millis(cfg.mesh.max_skew_ms.max(1000));
+    let builtins = telemux_node::agent::builtin_specs();
+    for (name, spec) in &cfg.agents {
+        telemux_proto::SessionName::new(name)
+            .map_err(|e| anyhow::anyhow!("agents.{name}: not a usable agent name: {e}"))?;
+        let base = builtins.get(name).cloned().unwrap_or_default();
+        let profile = telemux_node::AgentProfile::compile(name, spec.clone().over(base))?;
+        n.agents.insert(name.clone(), std::sync::Arc::new(profile));
+    }
+    n.projects = Vec::new();
+    for (name, dir) in &cfg.projects {
+        telemux_proto::SessionName::new(name)
+            .map_err(|e| anyhow::anyhow!("projects.{name}: not a usable project name: {e}"))?;
+        n.projects.push(telemux_proto::Project {
+            name: name.clone(),
+            dir: dir.clone(),
+        });
+    }
     Ok(n)
 }
 

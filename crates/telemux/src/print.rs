@@ -109,10 +109,48 @@ pub fn computers(list: &[ComputerStatus], json: bool) {
 
 fn state(s: &SessionInfo) -> String {
     match (s.state, s.exit_status) {
-        (SessionState::Running, _) => "running".into(),
+        (SessionState::Running, _) => match (&s.agent, s.agent_state) {
+            (Some(a), Some(st)) => format!("{a}: {st}"),
+            _ => "running".into(),
+        },
         (SessionState::Exited, Some(c)) => format!("exited {c}"),
         (SessionState::Exited, None) => "exited".into(),
     }
+}
+
+/// `projects` output: every computer's named directories.
+pub fn projects(list: &[ComputerStatus], json: bool) {
+    if json {
+        let v: Vec<_> = list
+            .iter()
+            .flat_map(|c| {
+                c.info.projects.iter().map(move |p| {
+                    json!({"computer": c.info.name, "name": p.name, "dir": p.dir, "online": c.online})
+                })
+            })
+            .collect();
+        println!("{}", serde_json::Value::Array(v));
+        return;
+    }
+    let rows: Vec<Vec<String>> = list
+        .iter()
+        .flat_map(|c| {
+            c.info.projects.iter().map(move |p| {
+                vec![
+                    format!("{}/{}", c.info.name, p.name),
+                    p.dir.clone(),
+                    if c.online { "online" } else { "offline" }.to_string(),
+                ]
+            })
+        })
+        .collect();
+    if rows.is_empty() {
+        println!(
+            "no projects; add some under [projects] in a computer's config (api = \"~/apps/api\")"
+        );
+        return;
+    }
+    table(&["PROJECT", "DIR", "COMPUTER"], rows);
 }
 
 /// `sessions` output.
@@ -130,6 +168,9 @@ pub fn sessions(list: &[SessionInfo], json: bool) {
                     "state": match s.state { SessionState::Running => "running", SessionState::Exited => "exited" },
                     "last_activity_ms": s.last_activity_ms,
                     "exit_status": s.exit_status,
+                    "agent": s.agent,
+                    "agent_state": s.agent_state,
+                    "agent_since_ms": s.agent_since_ms,
                 })
             })
             .collect();

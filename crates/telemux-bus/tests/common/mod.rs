@@ -136,6 +136,8 @@ pub fn info(name: &str, heartbeat_ms: u64) -> ComputerInfo {
         sessions: 0,
         pid: 0,
         stopped: false,
+        projects: Vec::new(),
+        agents: Vec::new(),
     }
 }
 

@@ -135,6 +135,9 @@ impl Rendered {
             OutputEvent::Gap { reason, .. } => {
                 self.note(&format!("gap in output: {reason}"));
             }
+            OutputEvent::AgentState { state, detail } => {
+                self.note(&format!("agent {state}: {detail}"));
+            }
         }
     }
 

@@ -225,7 +225,7 @@ impl McpServer {
                     .map(|c| vec![c.clone()]);
                 let created = self
                     .mesh
-                    .new_session(&target, p.cwd.clone(), command)
+                    .new_session(&target, p.cwd.clone(), command, None)
                     .await?;
                 let out = StartedOut {
                     session: format!("{}/{}", created.computer, created.session),

@@ -263,7 +263,7 @@ pub async fn wait(
                     let reason = reason.clone();
                     return Ok(done(Happened::SessionClosed(reason), &seen, &reader));
                 }
-                OutputEvent::Gap { .. } => {}
+                OutputEvent::Gap { .. } | OutputEvent::AgentState { .. } => {}
             }
         }
     }

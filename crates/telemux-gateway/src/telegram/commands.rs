@@ -280,7 +280,7 @@ async fn new_session(bot: &Arc<Bot>, here: Here, args: &str) -> Result<(), Strin
     }
     let created = bot
         .mesh
-        .new_session(target, dir, command.map(|c| vec![c]))
+        .new_session(target, dir, command.map(|c| vec![c]), None)
         .await
         .map_err(|e| e.to_string())?;
     let addr = format!("{}/{}", created.computer, created.session);

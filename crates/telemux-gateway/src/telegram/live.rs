@@ -417,6 +417,7 @@ impl Live {
             } => self.note(&format!(
                 "[telemux: output records {from_seq}..{to_seq} were lost]"
             )),
+            OutputEvent::AgentState { .. } => {}
         }
     }
 
