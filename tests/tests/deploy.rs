@@ -108,3 +108,43 @@ fn launchd_plist_is_well_formed_xml() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// systemd's own parser accepts every unit (directives, sections, specifiers).
+/// The binary path is pointed at the built telemux, since `verify` also
+/// checks that ExecStart is executable. Skipped (with a note) where systemd
+/// is absent, e.g. macOS.
+#[test]
+fn systemd_analyze_verifies_the_units() {
+    let Some(analyze) = ["/usr/bin/systemd-analyze", "/bin/systemd-analyze"]
+        .into_iter()
+        .map(Path::new)
+        .find(|p| p.exists())
+    else {
+        eprintln!("systemd-analyze not installed: unit files not verified by systemd");
+        return;
+    };
+    let bin = telemux_tests::telemux_bin();
+    let dir = tempfile::tempdir().unwrap();
+    for unit in [
+        "telemux-node.service",
+        "telemux-node@.service",
+        "telemux-gateway.service",
+    ] {
+        let text = std::fs::read_to_string(root().join("deploy/systemd").join(unit)).unwrap();
+        let text = text
+            .replace("%h/.local/bin/telemux", &bin.to_string_lossy())
+            .replace("/usr/local/bin/telemux", &bin.to_string_lossy());
+        let path = dir.path().join(unit.replace("@.", "@test."));
+        std::fs::write(&path, text).unwrap();
+        let out = Command::new(analyze)
+            .args(["verify", "--man=no"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success() && out.stderr.is_empty(),
+            "systemd-analyze verify {unit}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
