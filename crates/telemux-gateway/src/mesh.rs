@@ -246,6 +246,30 @@ impl Mesh {
         Ok(out)
     }
 
+    /// Like [`Mesh::resolve_session`], but an explicit `computer/session` on an
+    /// offline computer is fine: its output stream is in Redis and can be
+    /// read (tailed, paged) while the computer is away.
+    pub async fn resolve_history(
+        &self,
+        addr: &str,
+    ) -> Result<(ComputerName, SessionName), MeshError> {
+        match self.resolve_session(addr).await {
+            Err(MeshError::Offline(why)) => {
+                let parsed = SessionAddr::parse(addr)?;
+                let wanted = parsed
+                    .computer
+                    .ok_or_else(|| MeshError::Offline(why.clone()))?;
+                let all = self.computers().await?;
+                let known = all
+                    .iter()
+                    .find(|c| c.info.name.eq_ignore_ascii_case(wanted.as_str()))
+                    .ok_or(MeshError::Offline(why))?;
+                Ok((ComputerName::new(&known.info.name)?, parsed.session))
+            }
+            other => other,
+        }
+    }
+
     /// Resolves `computer/session` or a bare `session` unique across the mesh.
     pub async fn resolve_session(
         &self,

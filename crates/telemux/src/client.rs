@@ -278,7 +278,8 @@ async fn tail(
     raw: bool,
     json: bool,
 ) -> Result<i32, MeshError> {
-    let (c, s) = mesh.resolve_session(session).await?;
+    // History stays readable while its computer is offline.
+    let (c, s) = mesh.resolve_history(session).await?;
     let start = match cursor {
         Some(id) => Cursor::After(id),
         None => Cursor::Start,
