@@ -34,9 +34,11 @@ async fn a_stalled_link_marks_the_node_offline_and_it_recovers() {
     let _ok = NodeProcess::start("MozBook", &t_ok, &redis);
     let cli = Cli::new(redis.url());
     for name in ["RasPi", "MozBook"] {
-        wait_until(&format!("{name} online"), Duration::from_secs(20), || async {
-            online(&cli, name).await == Some(true)
-        })
+        wait_until(
+            &format!("{name} online"),
+            Duration::from_secs(20),
+            || async { online(&cli, name).await == Some(true) },
+        )
         .await;
     }
     cli.run(&["new", "RasPi/api"]).await.ok();
@@ -94,8 +96,10 @@ async fn a_stalled_link_marks_the_node_offline_and_it_recovers() {
     .await;
     // And it serves requests again.
     cli.run(&["send", "RasPi/api", "(exit 7)"]).await.ok();
-    wait_until("a new command after recovery", Duration::from_secs(20), || async {
-        exit_codes(&cli, "RasPi/api").await == vec![0, 6, 7]
-    })
+    wait_until(
+        "a new command after recovery",
+        Duration::from_secs(20),
+        || async { exit_codes(&cli, "RasPi/api").await == vec![0, 6, 7] },
+    )
     .await;
 }
