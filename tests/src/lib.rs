@@ -13,6 +13,7 @@ pub mod mesh;
 pub mod node;
 pub mod redis;
 pub mod telegram;
+pub mod tls;
 pub mod tmux;
 pub mod wait;
 
@@ -20,7 +21,8 @@ pub use bin::telemux_bin;
 pub use cli::{Cli, Output};
 pub use mesh::Mesh;
 pub use node::{NodeOptions, NodeProcess};
-pub use redis::RedisServer;
+pub use redis::{RedisOptions, RedisServer};
+pub use tls::TlsFiles;
 pub use tmux::TmuxServer;
 pub use wait::{wait_until, wait_until_blocking, Probe};
 
