@@ -216,9 +216,10 @@ impl Bus {
 
 /// fred's config for `url`, with our own TLS connector when TLS files are set.
 ///
-/// `Config::from_url` would load the system store for `rediss://` (and fail
-/// when it is empty), so with a private CA the URL is parsed as `redis://`
-/// and the TLS config set afterwards.
+/// `Config::from_url` would build fred's default TLS config for `rediss://`
+/// (system store, no client certificate; failing when the store is empty), so
+/// when TLS files are set the URL is parsed as `redis://` and our TLS config
+/// set afterwards.
 fn config_for(url: &str, redacted: &str, tls: &TlsOptions) -> Result<Config, BusError> {
     let invalid = |e: fred::error::Error| BusError::Unreachable {
         url: redacted.to_string(),
