@@ -14,6 +14,7 @@ pub mod node;
 pub mod proxy;
 pub mod redis;
 pub mod telegram;
+pub mod tls;
 pub mod tmux;
 pub mod wait;
 
@@ -22,7 +23,8 @@ pub use cli::{Cli, Output};
 pub use mesh::Mesh;
 pub use node::{NodeOptions, NodeProcess};
 pub use proxy::StallProxy;
-pub use redis::RedisServer;
+pub use redis::{RedisOptions, RedisServer};
+pub use tls::TlsFiles;
 pub use tmux::TmuxServer;
 pub use wait::{wait_until, wait_until_blocking, Probe};
 

@@ -9,6 +9,11 @@
 //! Readiness is a raw `PING` → `+PONG` over the socket, so the harness needs no Redis
 //! client crate. The API is synchronous: starting takes milliseconds and tests call it
 //! before any async work begins.
+//!
+//! [`RedisOptions`] adds what the security scenarios need: TLS only, with client
+//! certificates required ([`RedisServer::start_tls`]), and ACL users from a file. Such
+//! a server is probed and driven through `redis-cli` with the matching TLS and login
+//! arguments, since a raw PING would be refused.
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
@@ -18,6 +23,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
+
+use crate::TlsFiles;
 
 /// How long a fresh redis-server may take to answer PING before the test fails.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
@@ -29,11 +36,24 @@ enum Listen {
     Unix(PathBuf),
 }
 
+/// Extra settings of a private server: TLS-only listening and ACL users.
+#[derive(Debug, Clone, Default)]
+pub struct RedisOptions {
+    /// Serve TLS only (`--port 0 --tls-port P`) with these certificates, requiring
+    /// client certificates signed by their CA (`--tls-auth-clients yes`).
+    pub tls: Option<TlsFiles>,
+    /// `--aclfile`: the users this server knows.
+    pub acl_file: Option<PathBuf>,
+    /// User and password the harness itself logs in with (readiness, [`RedisServer::cli`]).
+    pub admin: Option<(String, String)>,
+}
+
 /// A running private `redis-server`; killed (SIGKILL) on drop.
 pub struct RedisServer {
     dir: TempDir,
     listen: Listen,
     persistent: bool,
+    options: RedisOptions,
     child: Option<Child>,
     stalled: bool,
 }
@@ -41,14 +61,29 @@ pub struct RedisServer {
 impl RedisServer {
     /// Starts a server on a free `127.0.0.1` port that keeps nothing on disk.
     pub fn start() -> RedisServer {
-        Self::start_tcp(false)
+        Self::start_tcp(false, RedisOptions::default())
+    }
+
+    /// Starts a TLS-only server on a free port with `files`' server certificate,
+    /// requiring client certificates signed by `files`' CA. Its [`url`](Self::url) is
+    /// `rediss://127.0.0.1:P`; clients need `files.env()`.
+    pub fn start_tls(files: &TlsFiles) -> RedisServer {
+        Self::start_with(RedisOptions {
+            tls: Some(files.clone()),
+            ..RedisOptions::default()
+        })
+    }
+
+    /// Starts a server on a free port with explicit options.
+    pub fn start_with(options: RedisOptions) -> RedisServer {
+        Self::start_tcp(false, options)
     }
 
     /// Starts a server on a free port whose data survives [`stop`](Self::stop) +
     /// [`start_again`](Self::start_again) (append-only file, fsync always), for
     /// scenarios where Redis restarts but its streams must not vanish.
     pub fn start_persistent() -> RedisServer {
-        Self::start_tcp(true)
+        Self::start_tcp(true, RedisOptions::default())
     }
 
     /// Starts a server listening only on a unix socket inside its temp dir.
@@ -60,6 +95,7 @@ impl RedisServer {
             dir,
             listen,
             persistent: false,
+            options: RedisOptions::default(),
             child: None,
             stalled: false,
         };
@@ -69,7 +105,7 @@ impl RedisServer {
         server
     }
 
-    fn start_tcp(persistent: bool) -> RedisServer {
+    fn start_tcp(persistent: bool, options: RedisOptions) -> RedisServer {
         crate::require_tools();
         // A free port found by binding :0 can be taken by someone else before
         // redis-server binds it; a few attempts make that race irrelevant.
@@ -79,6 +115,7 @@ impl RedisServer {
                 dir: temp_dir(),
                 listen: Listen::Tcp(free_port()),
                 persistent,
+                options: options.clone(),
                 child: None,
                 stalled: false,
             };
@@ -90,11 +127,28 @@ impl RedisServer {
         panic!("{last_error}");
     }
 
-    /// The URL telemux is given: `redis://127.0.0.1:P` or `redis+unix:///path`.
+    /// The URL telemux is given: `redis://127.0.0.1:P` (`rediss://` for TLS) or `redis+unix:///path`.
     pub fn url(&self) -> String {
         match &self.listen {
-            Listen::Tcp(port) => format!("redis://127.0.0.1:{port}"),
+            Listen::Tcp(port) => format!("{}://127.0.0.1:{port}", self.scheme()),
             Listen::Unix(path) => format!("redis+unix://{}", path.display()),
+        }
+    }
+
+    /// The URL with an ACL login: `redis[s]://user:password@127.0.0.1:P`.
+    pub fn url_as(&self, user: &str, password: &str) -> String {
+        format!(
+            "{}://{user}:{password}@127.0.0.1:{}",
+            self.scheme(),
+            self.port()
+        )
+    }
+
+    fn scheme(&self) -> &'static str {
+        if self.options.tls.is_some() {
+            "rediss"
+        } else {
+            "redis"
         }
     }
 
@@ -170,7 +224,81 @@ impl RedisServer {
 
     /// Answers PING within `timeout`; what readiness and the stall tests check.
     pub fn ping(&self, timeout: Duration) -> bool {
+        if self.options.tls.is_some() || self.options.admin.is_some() {
+            return self.cli_ping(timeout);
+        }
         ping(&self.listen, timeout).is_ok()
+    }
+
+    /// PING through redis-cli with this server's TLS and login arguments.
+    fn cli_ping(&self, timeout: Duration) -> bool {
+        let Ok(mut child) = self
+            .cli_command(self.options.admin.as_ref())
+            .arg("PING")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+        else {
+            return false;
+        };
+        let start = Instant::now();
+        loop {
+            match child.try_wait() {
+                Ok(Some(_)) => break,
+                Ok(None) if start.elapsed() < timeout => {
+                    std::thread::sleep(Duration::from_millis(10))
+                }
+                _ => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return false;
+                }
+            }
+        }
+        let mut out = String::new();
+        if let Some(mut stdout) = child.stdout.take() {
+            let _ = stdout.read_to_string(&mut out);
+        }
+        out.trim() == "PONG"
+    }
+
+    /// `redis-cli` aimed at this server: address, TLS files and (if given) a login.
+    fn cli_command(&self, login: Option<&(String, String)>) -> Command {
+        let mut cmd = Command::new("redis-cli");
+        match &self.listen {
+            Listen::Tcp(port) => cmd.args(["-h", "127.0.0.1", "-p", &port.to_string()]),
+            Listen::Unix(path) => cmd.arg("-s").arg(path),
+        };
+        if let Some(tls) = &self.options.tls {
+            cmd.arg("--tls")
+                .arg("--cacert")
+                .arg(tls.ca())
+                .arg("--cert")
+                .arg(tls.client_cert())
+                .arg("--key")
+                .arg(tls.client_key());
+        }
+        if let Some((user, password)) = login {
+            cmd.args(["--user", user, "--pass", password, "--no-auth-warning"]);
+        }
+        cmd.stdin(Stdio::null());
+        cmd
+    }
+
+    /// Runs `redis-cli` logged in as `user`; returns whether it exited 0 and its
+    /// stdout + stderr (an error reply such as `NOPERM ...` is in the text).
+    pub fn cli_as(&self, user: &str, password: &str, args: &[&str]) -> (bool, String) {
+        let out = self
+            .cli_command(Some(&(user.to_string(), password.to_string())))
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("running redis-cli: {e}"));
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.success(), text.trim_end().to_string())
     }
 
     /// Runs `redis-cli` against this server and returns its stdout, trimmed.
@@ -178,14 +306,9 @@ impl RedisServer {
     /// Panics if redis-cli cannot run or exits non-zero. Blocks while the server is
     /// stalled, so do not call it then.
     pub fn cli(&self, args: &[&str]) -> String {
-        let mut cmd = Command::new("redis-cli");
-        match &self.listen {
-            Listen::Tcp(port) => cmd.args(["-h", "127.0.0.1", "-p", &port.to_string()]),
-            Listen::Unix(path) => cmd.arg("-s").arg(path),
-        };
-        let out = cmd
+        let out = self
+            .cli_command(self.options.admin.as_ref())
             .args(args)
-            .stdin(Stdio::null())
             .output()
             .unwrap_or_else(|e| panic!("running redis-cli: {e}"));
         assert!(
@@ -205,12 +328,33 @@ impl RedisServer {
     fn spawn(&mut self) -> Result<(), String> {
         let dir = self.dir.path();
         let mut cmd = Command::new("redis-server");
-        match &self.listen {
-            Listen::Tcp(port) => cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1"]),
-            Listen::Unix(path) => cmd
+        match (&self.listen, &self.options.tls) {
+            (Listen::Tcp(port), None) => {
+                cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            }
+            (Listen::Tcp(port), Some(tls)) => cmd
+                .args([
+                    "--port",
+                    "0",
+                    "--tls-port",
+                    &port.to_string(),
+                    "--bind",
+                    "127.0.0.1",
+                ])
+                .arg("--tls-cert-file")
+                .arg(tls.server_cert())
+                .arg("--tls-key-file")
+                .arg(tls.server_key())
+                .arg("--tls-ca-cert-file")
+                .arg(tls.ca())
+                .args(["--tls-auth-clients", "yes"]),
+            (Listen::Unix(path), _) => cmd
                 .args(["--port", "0", "--unixsocketperm", "700", "--unixsocket"])
                 .arg(path),
         };
+        if let Some(acl) = &self.options.acl_file {
+            cmd.arg("--aclfile").arg(acl);
+        }
         cmd.args(["--save", ""]);
         if self.persistent {
             cmd.args(["--appendonly", "yes", "--appendfsync", "always"]);
@@ -234,7 +378,7 @@ impl RedisServer {
     fn wait_ready(&mut self) -> Result<(), String> {
         let start = Instant::now();
         loop {
-            if ping(&self.listen, Duration::from_millis(500)).is_ok() {
+            if self.ping(Duration::from_millis(2000)) {
                 return Ok(());
             }
             let child = self.child.as_mut().expect("spawned");

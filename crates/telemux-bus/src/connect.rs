@@ -8,6 +8,11 @@
 //! is prompt. Both kinds reconnect by themselves forever with a backoff capped
 //! at one second; only the very first connection fails fast, so a wrong URL is
 //! reported at startup instead of retried silently.
+//!
+//! [`Bus::connect_with`] takes [`ConnectOptions`] for what a URL cannot say:
+//! a private CA and a client certificate for `rediss://` ([`TlsOptions`]).
+//! ACL users need nothing extra: `rediss://user:password@host:port` is sent
+//! as `AUTH user password` (fred percent-decodes both).
 
 use std::{
     sync::Arc,
@@ -19,12 +24,14 @@ use fred::{
     types::{ClusterHash, CustomCommand},
 };
 
-use crate::BusError;
+use crate::{tls::TlsOptions, BusError};
 
 /// Longest single `BLOCK` of a stream read; longer waits loop, so cancellation stays prompt.
 pub(crate) const MAX_BLOCK: Duration = Duration::from_millis(1500);
 /// How long the first connection may take before `connect` gives up.
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(2500);
+/// Said when a `rediss://` connection times out: a plain Redis never answers a TLS hello.
+const NOT_TLS_HINT: &str = " (if that port does not speak TLS, use redis:// or Redis' tls-port)";
 /// Timeout of ordinary (non-blocking) commands, so a dead Redis yields an error rather than a hang.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -48,38 +55,80 @@ impl std::fmt::Debug for Bus {
     }
 }
 
+/// How [`Bus::connect_with`] connects, beyond what the URL says.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConnectOptions {
+    /// Private CA and client certificate for `rediss://`.
+    pub tls: TlsOptions,
+}
+
 impl Bus {
     /// Connects to `url` (`redis://`, `rediss://`, `redis+unix://`, `unix://`), failing within ~3 s if unreachable.
     pub async fn connect(url: &str) -> Result<Bus, BusError> {
+        Bus::connect_with(url, &ConnectOptions::default()).await
+    }
+
+    /// Like [`Bus::connect`], with a private CA and/or client certificate for `rediss://`.
+    ///
+    /// TLS files with a URL that is not `rediss://` are an error rather than
+    /// ignored: whoever set them expects the connection to be encrypted.
+    pub async fn connect_with(url: &str, options: &ConnectOptions) -> Result<Bus, BusError> {
         let redacted = redact_url(url);
         let unreachable = |cause: String| BusError::Unreachable {
             url: redacted.clone(),
             cause,
         };
         let normalized = normalize_url(url);
-        if normalized.starts_with("rediss") {
+        let tls_url = normalized.starts_with("rediss");
+        let tls = options.tls.clone();
+        tls.check()?;
+        if !tls.is_empty() && !tls_url {
+            return Err(BusError::Tls(format!(
+                "TLS files are configured ({}, {}, {}) but {redacted} does not use TLS: use a rediss:// URL",
+                crate::tls::CA_FILE_KEY,
+                crate::tls::CERT_FILE_KEY,
+                crate::tls::KEY_FILE_KEY
+            )));
+        }
+        if tls_url {
             // Another crate in the binary may enable a second rustls provider; pick ours
             // explicitly so rustls never has to guess (it panics when it cannot).
             let _ = rustls::crypto::ring::default_provider().install_default();
         }
-        // Building a TLS config reads the system certificate store from disk.
-        let config = tokio::task::spawn_blocking(move || Config::from_url(&normalized))
+        // Building a TLS config reads certificate files (or the system store) from disk.
+        let (files, shown) = (tls.clone(), redacted.clone());
+        let config = tokio::task::spawn_blocking(move || config_for(&normalized, &shown, &files))
             .await
-            .map_err(|e| unreachable(e.to_string()))?
-            .map_err(|e| unreachable(format!("invalid Redis URL: {}", e.details())))?;
+            .map_err(|e| unreachable(e.to_string()))??;
         let client = build_client(config.clone());
         match tokio::time::timeout(CONNECT_TIMEOUT + Duration::from_millis(500), client.init())
             .await
         {
             Ok(Ok(_task)) => {}
-            Ok(Err(e)) => return Err(unreachable(crate::error::describe(&e))),
+            Ok(Err(e)) => {
+                let mut cause = crate::error::describe(&e);
+                if tls_url {
+                    if let Some((cause, hint)) = crate::tls::explain_handshake(&cause, &tls) {
+                        return Err(BusError::TlsHandshake {
+                            url: redacted,
+                            cause,
+                            hint,
+                        });
+                    }
+                    if e.kind() == &fred::error::ErrorKind::Timeout {
+                        cause.push_str(NOT_TLS_HINT);
+                    }
+                }
+                return Err(unreachable(cause));
+            }
             Err(_) => {
                 let c = client.clone();
                 tokio::spawn(async move {
                     let _ = c.quit().await;
                 });
+                let tls_hint = if tls_url { NOT_TLS_HINT } else { "" };
                 return Err(unreachable(format!(
-                    "no answer within {} ms",
+                    "no answer within {} ms{tls_hint}",
                     CONNECT_TIMEOUT.as_millis() + 500
                 )));
             }
@@ -127,6 +176,20 @@ impl Bus {
         }
     }
 
+    /// The Redis server's version (`INFO server` → `redis_version`), e.g. `7.0.15`.
+    pub async fn server_version(&self) -> Result<String, BusError> {
+        let cmd = CustomCommand::new_static("INFO", ClusterHash::Random, false);
+        let info: String = self
+            .client()
+            .custom(cmd, vec!["server"])
+            .await
+            .map_err(|e| BusError::redis("reading the Redis server version", &e))?;
+        info.lines()
+            .find_map(|l| l.trim().strip_prefix("redis_version:"))
+            .map(str::to_string)
+            .ok_or_else(|| BusError::Redis("INFO server has no redis_version".into()))
+    }
+
     /// Closes the connection gracefully (pending commands finish first).
     pub async fn quit(&self) -> Result<(), BusError> {
         self.client()
@@ -149,6 +212,30 @@ impl Bus {
         let _task = client.connect();
         Dedicated { client }
     }
+}
+
+/// fred's config for `url`, with our own TLS connector when TLS files are set.
+///
+/// `Config::from_url` would build fred's default TLS config for `rediss://`
+/// (system store, no client certificate; failing when the store is empty), so
+/// when TLS files are set the URL is parsed as `redis://` and our TLS config
+/// set afterwards.
+fn config_for(url: &str, redacted: &str, tls: &TlsOptions) -> Result<Config, BusError> {
+    let invalid = |e: fred::error::Error| BusError::Unreachable {
+        url: redacted.to_string(),
+        cause: format!("invalid Redis URL: {}", e.details()),
+    };
+    if tls.is_empty() {
+        return Config::from_url(url).map_err(invalid);
+    }
+    let plain = match url.strip_prefix("rediss") {
+        Some(rest) => format!("redis{rest}"),
+        None => url.to_string(),
+    };
+    let mut config = Config::from_url(&plain).map_err(invalid)?;
+    let client_config = tls.client_config()?;
+    config.tls = Some(fred::types::config::TlsConnector::from(client_config).into());
+    Ok(config)
 }
 
 fn build_client(config: Config) -> Client {

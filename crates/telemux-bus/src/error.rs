@@ -18,6 +18,29 @@ pub enum BusError {
         /// What the connection attempt reported.
         cause: String,
     },
+    /// A TLS file cannot be used; names the setting, the file and what is wrong (never its contents).
+    #[error("cannot use {setting} = {path}: {problem}")]
+    TlsFile {
+        /// The config key, e.g. `redis.tls_ca_file`.
+        setting: &'static str,
+        /// The file as configured.
+        path: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// The TLS settings do not fit together (e.g. a certificate without its key); the text says how.
+    #[error("{0}")]
+    Tls(String),
+    /// The TLS handshake with Redis failed; `hint` names the setting that fixes it.
+    #[error("TLS handshake with Redis at {url} failed: {cause}; {hint}")]
+    TlsHandshake {
+        /// The URL with any password replaced by `***`.
+        url: String,
+        /// What went wrong, in words, with the TLS library's own reason.
+        cause: String,
+        /// The likely fix.
+        hint: String,
+    },
     /// A Redis command failed; the text says which operation and why.
     #[error("{0}")]
     Redis(String),

@@ -1,7 +1,8 @@
 //! telemux-bus: the Redis transport every telemux process uses, built on fred.
 //!
 //! * [`Bus`] — one multiplexed connection (reconnecting forever) plus
-//!   dedicated connections for blocking stream reads ([`connect`]).
+//!   dedicated connections for blocking stream reads ([`connect`]); TLS with a
+//!   private CA and client certificates ([`tls`]).
 //! * Registry — heartbeats, graceful stop, who is online ([`registry`]).
 //! * Commands — a node's [`CommandReader`] on its consumer group, at-most-once
 //!   execution, dead letters ([`commands`]).
@@ -26,9 +27,10 @@ pub mod registry;
 pub mod requester;
 pub mod status;
 pub mod telegram;
+pub mod tls;
 
 pub use commands::{CommandReader, DeadLetterEntry, Incoming};
-pub use connect::{redact_url, Bus};
+pub use connect::{redact_url, Bus, ConnectOptions};
 pub use error::{human_duration, BusError, RequestError};
 pub use events::{EventBatch, EventReader};
 pub use follow::{Cursor, StreamGap};
@@ -36,3 +38,4 @@ pub use output::{OutputBatch, OutputEntries, OutputReader};
 pub use registry::ComputerStatus;
 pub use requester::Requester;
 pub use status::Backlog;
+pub use tls::TlsOptions;

@@ -36,14 +36,11 @@ pub async fn run(cfg: &Config, cmd: Command, json: bool) -> i32 {
         }
     };
     let cancel = CancellationToken::new();
-    let mesh =
-        match Mesh::connect_signed(&url, &crate::gateway::who("cli"), key, cancel.clone()).await {
-            Ok(m) => m,
-            Err(e) => {
-                eprintln!("telemux: {e}");
-                return EXIT_REMOTE;
-            }
-        };
+    let bus = match cfg.connect_bus(&url).await {
+        Ok(b) => b,
+        Err(code) => return code,
+    };
+    let mesh = Mesh::with_bus_signed(bus, &crate::gateway::who("cli"), key, cancel.clone());
     let code = match execute(&mesh, cmd, json, cfg).await {
         Ok(code) => code,
         Err(e) => fail(&e),

@@ -11,6 +11,7 @@ use anyhow::{bail, Context, Result};
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
+use telemux_bus::{Bus, BusError, ConnectOptions, TlsOptions};
 
 /// The whole configuration file.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -45,6 +46,12 @@ pub struct RedisSection {
     pub url: Option<String>,
     /// File holding the URL (it may contain a password).
     pub url_file: Option<PathBuf>,
+    /// PEM CA bundle trusted for `rediss://` *instead of* the system roots.
+    pub tls_ca_file: Option<PathBuf>,
+    /// PEM client certificate for Redis `tls-auth-clients` (with `tls_key_file`).
+    pub tls_cert_file: Option<PathBuf>,
+    /// PEM private key of `tls_cert_file` (the path is shown, the contents never).
+    pub tls_key_file: Option<PathBuf>,
 }
 
 /// `[tmux]`
@@ -272,6 +279,15 @@ fn unknown_key(path: &[String], field: &str, expected: &[&str], from_env: bool) 
     }
 }
 
+/// Exit code for a failed connection: a TLS file or setting that cannot be
+/// used is a configuration error (2); anything else is a remote failure (1).
+pub fn connect_exit_code(e: &BusError) -> i32 {
+    match e {
+        BusError::TlsFile { .. } | BusError::Tls(_) => crate::EXIT_USAGE,
+        _ => crate::EXIT_REMOTE,
+    }
+}
+
 impl Config {
     /// Loads from `explicit` (or `TELEMUX_CONFIG`, or the default path when it
     /// exists) and the environment.
@@ -346,6 +362,35 @@ impl Config {
             "no Redis configured: set redis.url (or TELEMUX_REDIS__URL), or start `telemux up` on this computer (it runs a private Redis at {})",
             sock.display()
         )
+    }
+
+    /// How to connect to `url` beyond the URL itself: the `redis.tls_*` files.
+    ///
+    /// A certificate without its key (or the reverse) is refused here, before
+    /// any connection, so it is reported as a configuration error.
+    pub fn connect_options(&self) -> Result<ConnectOptions> {
+        let r = &self.redis;
+        let tls = TlsOptions {
+            ca_file: r.tls_ca_file.clone(),
+            cert_file: r.tls_cert_file.clone(),
+            key_file: r.tls_key_file.clone(),
+        };
+        tls.check().map_err(|e| anyhow::anyhow!("{e}"))?;
+        Ok(ConnectOptions { tls })
+    }
+
+    /// Connects to the mesh's Redis at `url` with [`Config::connect_options`];
+    /// on failure prints the reason and returns the exit code (2 for a
+    /// configuration problem such as an unusable TLS file, 1 otherwise).
+    pub async fn connect_bus(&self, url: &str) -> std::result::Result<Bus, i32> {
+        let options = self.connect_options().map_err(|e| {
+            eprintln!("telemux: {e:#}");
+            crate::EXIT_USAGE
+        })?;
+        Bus::connect_with(url, &options).await.map_err(|e| {
+            eprintln!("telemux: {e}");
+            connect_exit_code(&e)
+        })
     }
 
     /// This computer's name: `computer`, else the short host name.
@@ -430,6 +475,32 @@ mod tests {
             msg.contains("unknown key 'redsi'; did you mean 'redis'?"),
             "{msg}"
         );
+    }
+
+    #[test]
+    fn misspelled_tls_keys_name_the_nearest_valid_key() {
+        for (typo, key) in [
+            ("tls_cafile", "redis.tls_ca_file"),
+            ("tls_ca", "redis.tls_ca_file"),
+            ("tls_cert", "redis.tls_cert_file"),
+            ("tls_key", "redis.tls_key_file"),
+        ] {
+            let msg = load_toml(&format!("[redis]\n{typo} = \"x\"\n"));
+            assert!(
+                msg.contains(&format!("did you mean '{key}'?")),
+                "{typo}: {msg}"
+            );
+        }
+    }
+
+    #[test]
+    fn client_certificate_needs_its_key() {
+        let mut cfg = Config::default();
+        cfg.redis.tls_cert_file = Some("/etc/telemux/client.pem".into());
+        let e = cfg.connect_options().unwrap_err().to_string();
+        assert!(e.contains("redis.tls_key_file is not"), "{e}");
+        cfg.redis.tls_key_file = Some("/etc/telemux/client.key".into());
+        assert!(cfg.connect_options().unwrap().tls.has_client_cert());
     }
 
     #[test]

@@ -6,7 +6,6 @@
 use std::path::Path;
 use std::time::Duration;
 
-use telemux_bus::Bus;
 use telemux_node::{Node, NodeConfig};
 use tokio::process::{Child, Command};
 use tokio_util::sync::CancellationToken;
@@ -78,12 +77,9 @@ async fn run_node(cfg: &Config, url: &str, token: CancellationToken) -> i32 {
             return EXIT_USAGE;
         }
     };
-    let bus = match Bus::connect(url).await {
+    let bus = match cfg.connect_bus(url).await {
         Ok(b) => b,
-        Err(e) => {
-            eprintln!("telemux: {e}");
-            return EXIT_REMOTE;
-        }
+        Err(code) => return code,
     };
     if ncfg.mesh_key.is_none() {
         tracing::warn!(
@@ -169,6 +165,13 @@ pub async fn up(cfg: Config) -> i32 {
             }
         },
     };
+    let mut cfg = cfg;
+    if redis.is_some() {
+        // The private Redis is a local unix socket: the redis.tls_* files are for redis.url.
+        cfg.redis.tls_ca_file = None;
+        cfg.redis.tls_cert_file = None;
+        cfg.redis.tls_key_file = None;
+    }
     let name = cfg
         .computer_name()
         .map(|n| n.to_string())

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use frankenstein::AsyncTelegramApi;
 use serde_json::json;
-use telemux_bus::Bus;
+use telemux_bus::{Bus, BusError, TlsOptions};
 use telemux_gateway::telegram::{ApiError, BotClient};
 use telemux_proto::{now_ms, PROTOCOL_VERSION};
 
@@ -124,6 +124,19 @@ fn redis_is_local(url: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
+/// "TLS, CA file X, client certificate Y" — which trust and identity a `rediss://` connection uses.
+fn tls_summary(tls: &TlsOptions) -> String {
+    let trust = match &tls.ca_file {
+        Some(f) => format!("CA file {}", f.display()),
+        None => "system CA store".to_string(),
+    };
+    let client = match &tls.cert_file {
+        Some(f) if tls.has_client_cert() => format!("client certificate {}", f.display()),
+        _ => "no client certificate".to_string(),
+    };
+    format!("TLS, {trust}, {client}")
+}
+
 fn tmux_check(v: Option<String>) -> Check {
     match v {
         Some(v) if tmux_ok(&v) => Check::ok("tmux", v),
@@ -150,14 +163,29 @@ async fn redis_checks(cfg: &Config, checks: &mut Vec<Check>) {
             return;
         }
     };
-    let bus = match Bus::connect(&url).await {
-        Ok(b) => b,
+    let options = match cfg.connect_options() {
+        Ok(o) => o,
         Err(e) => {
             checks.push(Check::fail(
-                "redis",
-                e.to_string(),
-                "check that Redis runs there (`redis-cli -u URL ping`), that its port is open to this computer, and that the URL's password and TLS (rediss://) settings are right",
+                "redis tls",
+                format!("{e:#}"),
+                "set both redis.tls_cert_file and redis.tls_key_file (a client certificate and its key), or neither",
             ));
+            return;
+        }
+    };
+    let bus = match Bus::connect_with(&url, &options).await {
+        Ok(b) => b,
+        Err(e) => {
+            let fix = match &e {
+                BusError::TlsHandshake { hint, .. } => hint.clone(),
+                BusError::TlsFile { setting, .. } => format!(
+                    "fix {setting}: the path must name a readable PEM file (see docs/security.md, Redis over TLS)"
+                ),
+                BusError::Tls(_) => "fix the redis.tls_* settings (docs/security.md, Redis over TLS)".to_string(),
+                _ => "check that Redis runs there (`redis-cli -u URL ping`), that its port is open to this computer, and that the URL's password and TLS (rediss://) settings are right".to_string(),
+            };
+            checks.push(Check::fail("redis", e.to_string(), fix));
             return;
         }
     };
@@ -166,12 +194,22 @@ async fn redis_checks(cfg: &Config, checks: &mut Vec<Check>) {
         .await
         .map(|d| format!("{:.1} ms", d.as_secs_f64() * 1000.0))
         .unwrap_or_else(|e| e.to_string());
-    let tls = url.starts_with("rediss://");
-    let transport = if tls { "TLS" } else { "no TLS" };
+    // INFO may be refused to a restricted ACL user; the version is then just not shown.
+    let version = bus
+        .server_version()
+        .await
+        .map(|v| format!("Redis {v}, "))
+        .unwrap_or_default();
+    let tls = url.starts_with("rediss");
+    let transport = if tls {
+        tls_summary(&options.tls)
+    } else {
+        "no TLS".to_string()
+    };
     checks.push(Check::ok(
         "redis",
         format!(
-            "{} reachable ({transport}), round trip {rtt}",
+            "{} reachable ({version}{transport}), round trip {rtt}",
             bus.redacted_url()
         ),
     ));

@@ -24,12 +24,8 @@ pub async fn connect(cfg: &Config, kind: &str, cancel: CancellationToken) -> Res
         eprintln!("telemux: {e:#}");
         EXIT_USAGE
     })?;
-    Mesh::connect_signed(&url, &who(kind), key, cancel)
-        .await
-        .map_err(|e| {
-            eprintln!("telemux: {e}");
-            EXIT_REMOTE
-        })
+    let bus = cfg.connect_bus(&url).await?;
+    Ok(Mesh::with_bus_signed(bus, &who(kind), key, cancel))
 }
 
 /// Starts every configured front end; returns their tasks. Errors are
