@@ -11,6 +11,7 @@ pub mod bin;
 pub mod cli;
 pub mod mesh;
 pub mod node;
+pub mod pymcp;
 pub mod redis;
 pub mod telegram;
 pub mod tmux;

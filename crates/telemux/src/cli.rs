@@ -47,11 +47,13 @@ pub enum Command {
     /// List sessions of one computer, or of every online computer.
     Sessions {
         /// Only this computer.
+        #[arg(allow_hyphen_values = true)]
         computer: Option<String>,
     },
     /// Start a session: COMPUTER or COMPUTER/NAME; prints computer/session.
     New {
         /// COMPUTER or COMPUTER/NAME.
+        #[arg(allow_hyphen_values = true)]
         target: String,
         /// Working directory on that computer.
         #[arg(long)]
@@ -63,6 +65,7 @@ pub enum Command {
     /// Type TEXT literally into a session, then Enter.
     Send {
         /// computer/session, or a session name unique in the mesh.
+        #[arg(allow_hyphen_values = true)]
         session: String,
         /// The text (sent literally; "C-c" is three characters).
         text: String,
@@ -73,6 +76,7 @@ pub enum Command {
     /// Press named keys: C-c Enter Escape Up Down Tab ...
     Keys {
         /// computer/session.
+        #[arg(allow_hyphen_values = true)]
         session: String,
         /// Key names.
         #[arg(required = true)]
@@ -81,6 +85,7 @@ pub enum Command {
     /// Print the rendered screen plus scrollback.
     Read {
         /// computer/session.
+        #[arg(allow_hyphen_values = true)]
         session: String,
         /// Scrollback lines above the screen.
         #[arg(long, default_value_t = 100)]
@@ -92,6 +97,7 @@ pub enum Command {
     /// Print output deltas and exit events; --follow keeps going until the session exits.
     Tail {
         /// computer/session.
+        #[arg(allow_hyphen_values = true)]
         session: String,
         /// Keep following new output.
         #[arg(long, short)]
@@ -106,6 +112,7 @@ pub enum Command {
     /// Run a command on a computer; prints its output and exits with its exit code.
     Run {
         /// Computer name.
+        #[arg(allow_hyphen_values = true)]
         computer: String,
         /// Working directory on that computer.
         #[arg(long)]
@@ -120,6 +127,7 @@ pub enum Command {
     /// Kill a session.
     Kill {
         /// computer/session.
+        #[arg(allow_hyphen_values = true)]
         session: String,
     },
     /// Check tmux, Redis and the configuration; says what to fix.
@@ -127,6 +135,7 @@ pub enum Command {
     /// One computer's health: version, uptime, sessions, Redis latency, backlog, dead letters.
     Status {
         /// Computer name (default: this computer).
+        #[arg(allow_hyphen_values = true)]
         computer: Option<String>,
     },
     /// Show the effective configuration (secrets redacted).
