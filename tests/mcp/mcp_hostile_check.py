@@ -80,9 +80,23 @@ def hostile_texts(marker_dir):
 
 async def screen_line(session, addr):
     """The last non-empty line of the session's screen."""
-    r, _ = await call(session, "read_output", {"session": addr, "lines": 0})
+    r = await session.call_tool("read_output", {"session": addr, "lines": 0})
+    check(not r.is_error, "read_output works", r)
     lines = [l for l in r.structured_content["text"].split("\n") if l.strip()]
     return lines[-1] if lines else ""
+
+
+async def wait_line(session, addr, ends_with, want=True, timeout=20):
+    """Polls until the prompt line ends (or no longer ends) with `ends_with`:
+    the shell echoes typed input a moment after tmux has written it."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        line = await screen_line(session, addr)
+        if line.endswith(ends_with) == want:
+            return line
+        check(asyncio.get_running_loop().time() < deadline,
+              f"screen line {'ends' if want else 'stops ending'} with {ends_with!r}", line)
+        await asyncio.sleep(0.05)
 
 
 async def scenario(session, computer, addr, marker_dir):
@@ -120,10 +134,10 @@ async def scenario(session, computer, addr, marker_dir):
     # Texts without Enter: typed literally, nothing runs.
     for t in hostile_texts(marker_dir):
         await call(session, "send_text", {"session": addr, "text": t, "enter": False})
-        line = await screen_line(session, addr)
+        line = await wait_line(session, addr, t)
         show("<<<", {"screen_line": line})
-        check(line.endswith(t), "the text is on the screen, literally", (t, line))
         await call(session, "send_keys", {"session": addr, "keys": ["C-u"]})
+        await wait_line(session, addr, t, want=False)
 
     # A text over the documented limit is refused with the limit, not a crash.
     _, text = await call(session, "send_text", {"session": addr, "text": "y" * (100 * 1024), "enter": False},

@@ -92,6 +92,20 @@ async fn screen_line(cli: &Cli, addr: &str) -> String {
         .to_string()
 }
 
+/// Waits until the prompt line of `addr` ends with `text` (the shell echoes
+/// typed input a moment after tmux has written it).
+async fn wait_typed(cli: &Cli, addr: &str, text: &str) {
+    wait_until(
+        &format!("{text:?} on the screen, literally"),
+        Duration::from_secs(20),
+        || async {
+            let line = screen_line(cli, addr).await;
+            line.ends_with(text).then_some(()).ok_or(line)
+        },
+    )
+    .await;
+}
+
 /// Starts `RasPi/victim` (a bash) and waits for its prompt.
 async fn victim(m: &Mesh) {
     m.cli.run(&["new", VICTIM]).await.ok();
@@ -210,12 +224,14 @@ async fn cli_types_hostile_texts_literally_and_runs_nothing() {
             .run(&["send", "--no-enter", VICTIM, "--", &text])
             .await
             .ok();
-        let line = screen_line(&m.cli, VICTIM).await;
-        assert!(
-            line.ends_with(&text),
-            "{text:?} should be on the screen literally: {line:?}"
-        );
+        wait_typed(&m.cli, VICTIM, &text).await;
         m.cli.run(&["keys", VICTIM, "C-u"]).await.ok();
+        wait_until(
+            "the line to be cleared",
+            Duration::from_secs(20),
+            || async { !screen_line(&m.cli, VICTIM).await.ends_with(&text) },
+        )
+        .await;
     }
     // A text starting with `-` needs `--` on the command line; clap says so.
     let out = m.cli.run(&["send", VICTIM, "-l"]).await;
@@ -285,7 +301,7 @@ async fn cli_types_hostile_texts_literally_and_runs_nothing() {
     }
 
     assert_nothing_ran(dir.path());
-    assert!(!screen_line(&m.cli, VICTIM).await.contains('y'));
+    assert!(!screen_line(&m.cli, VICTIM).await.contains("yyyy"));
     assert_eq!(
         m.cli.run(&["new", "RasPi/after"]).await.ok().trim(),
         "RasPi/after"
@@ -387,12 +403,12 @@ async fn raw_bytes_in_the_command_stream_are_dead_lettered() {
     // The node survived, typed nothing, and serves the next command.
     assert!(m.nodes[0].is_running());
     assert!(m.nodes[0].log().contains("dead-lettered"));
-    assert!(!screen_line(&m.cli, VICTIM).await.contains("QZ"));
+    assert!(!screen_line(&m.cli, VICTIM).await.contains("qzqz"));
     m.cli
         .run(&["send", "--no-enter", VICTIM, "still-here"])
         .await
         .ok();
-    assert!(screen_line(&m.cli, VICTIM).await.ends_with("still-here"));
+    wait_typed(&m.cli, VICTIM, "still-here").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
