@@ -12,6 +12,7 @@ pub mod cli;
 pub mod mesh;
 pub mod node;
 pub mod proxy;
+pub mod pymcp;
 pub mod redis;
 pub mod telegram;
 pub mod tls;

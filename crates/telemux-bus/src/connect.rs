@@ -303,23 +303,42 @@ fn normalize_url(url: &str) -> String {
 }
 
 /// Replaces the password of a Redis URL by `***`, so it can be shown and logged.
+///
+/// The password may contain `/`, `?` or `#` unencoded (the URL is then invalid,
+/// and exactly then it is printed in an error), so the user info ends at the
+/// last `@`, not at the first `/`. Query parameters naming a password
+/// (`password=`, `sentinelPassword=`) are masked too.
 pub fn redact_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_string();
     };
-    let auth_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(auth_end);
-    match authority.rsplit_once('@') {
-        Some((userinfo, host)) => {
-            let masked = match userinfo.split_once(':') {
-                Some((user, _password)) => format!("{user}:***"),
-                // `redis://secret@host` is a common way to give only a password.
-                None => "***".to_string(),
-            };
-            format!("{scheme}://{masked}@{host}{tail}")
-        }
-        None => url.to_string(),
-    }
+    // A unix socket path (`redis+unix:///run/a@b.sock`) has no user info.
+    let (authority, tail) = match rest.rfind('@').filter(|_| !rest.starts_with('/')) {
+        Some(at) => rest.split_at(at),
+        None => ("", rest),
+    };
+    let masked = match authority.split_once(':') {
+        _ if authority.is_empty() => String::new(),
+        Some((user, _password)) => format!("{user}:***"),
+        // `redis://secret@host` is a common way to give only a password.
+        None => "***".to_string(),
+    };
+    format!("{scheme}://{masked}{}", redact_query(tail))
+}
+
+/// Masks the values of query parameters whose name mentions a password.
+fn redact_query(tail: &str) -> String {
+    let Some((path, query)) = tail.split_once('?') else {
+        return tail.to_string();
+    };
+    let params: Vec<String> = query
+        .split('&')
+        .map(|p| match p.split_once('=') {
+            Some((k, _)) if k.to_ascii_lowercase().contains("pass") => format!("{k}=***"),
+            _ => p.to_string(),
+        })
+        .collect();
+    format!("{path}?{}", params.join("&"))
 }
 
 #[cfg(test)]
@@ -340,5 +359,19 @@ mod tests {
             "redis+unix:///tmp/r.sock"
         );
         assert_eq!(normalize_url("unix:///tmp/x"), "redis+unix:///tmp/x");
+        // Unencoded `/ ? #` in a password, and passwords in the query.
+        assert_eq!(
+            redact_url("redis://:se/cr?et#x@h:1/0"),
+            "redis://:***@h:1/0"
+        );
+        assert_eq!(redact_url("redis://u:a@b@h"), "redis://u:***@h");
+        assert_eq!(
+            redact_url("redis+unix:///run/a@b.sock?db=1&password=pw"),
+            "redis+unix:///run/a@b.sock?db=1&password=***"
+        );
+        assert_eq!(
+            redact_url("redis-sentinel://h:1/0?sentinelServiceName=m&sentinelPassword=pw"),
+            "redis-sentinel://h:1/0?sentinelServiceName=m&sentinelPassword=***"
+        );
     }
 }

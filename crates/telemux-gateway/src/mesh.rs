@@ -337,7 +337,11 @@ impl Mesh {
         agent: Option<String>,
     ) -> Result<Created, MeshError> {
         let (computer, name) = match target.split_once('/') {
-            Some((c, n)) => (c, Some(SessionName::new(n)?.to_string())),
+            // The computer is checked first, so an error names the first thing wrong.
+            Some((c, n)) => {
+                ComputerName::new(c)?;
+                (c, Some(SessionName::new(n)?.to_string()))
+            }
             None => (target, None),
         };
         let computer = self.resolve_computer(computer).await?;

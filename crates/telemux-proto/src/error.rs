@@ -32,6 +32,6 @@ pub enum ProtoError {
         reason: String,
     },
     /// A key name for `send_keys` is not one we know.
-    #[error("unknown key '{0}'; allowed: {allowed}", allowed = crate::input::ALLOWED_KEYS_HELP)]
+    #[error("unknown key '{}'{}; allowed: {allowed}", crate::names::shown(.0), crate::input::unknown_key_hint(.0), allowed = crate::input::ALLOWED_KEYS_HELP)]
     UnknownKey(String),
 }

@@ -117,6 +117,31 @@ impl Key {
     }
 }
 
+/// What to say after "unknown key 'X'": one key per item when `s` holds
+/// several words, else the valid key it starts with (`C-c;kill-server` → `C-c`).
+pub fn unknown_key_hint(s: &str) -> String {
+    let words: Vec<&str> = s.split_whitespace().collect();
+    if words.len() > 1 && words.iter().all(|w| Key::parse(w).is_ok()) {
+        return format!(
+            " (one key per item: give {} as separate keys)",
+            words.join(", ")
+        );
+    }
+    let longest = s
+        .char_indices()
+        .map(|(i, _)| &s[..i])
+        .chain(std::iter::once(s))
+        .rev()
+        .find(|p| !p.is_empty() && Key::parse(p).is_ok());
+    match longest {
+        Some(p) if p != s => format!(
+            "; did you mean {}?",
+            Key::parse(p).map(|k| k.tmux_name()).unwrap_or_default()
+        ),
+        _ => String::new(),
+    }
+}
+
 impl fmt::Display for Key {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.tmux_name())
@@ -150,5 +175,20 @@ mod tests {
             let e = Key::parse(k).unwrap_err();
             assert!(e.to_string().contains("allowed"), "{e}");
         }
+    }
+
+    #[test]
+    fn refusals_point_at_the_meant_key() {
+        let e = Key::parse("C-c;kill-server").unwrap_err().to_string();
+        assert!(
+            e.starts_with("unknown key 'C-c;kill-server'; did you mean C-c?; allowed: Enter"),
+            "{e}"
+        );
+        let e = Key::parse("Enter Enter").unwrap_err().to_string();
+        assert!(e.contains("give Enter, Enter as separate keys"), "{e}");
+        let e = Key::parse("-X").unwrap_err().to_string();
+        assert!(e.starts_with("unknown key '-X'; allowed:"), "{e}");
+        let e = Key::parse("C-c\nEnter").unwrap_err().to_string();
+        assert!(!e.contains('\n'), "{e}");
     }
 }

@@ -17,35 +17,85 @@ pub const COMPUTER_RULE: &str =
 pub const SESSION_RULE: &str =
     "1-64 characters: letters, digits, '_', '-', starting with a letter or digit ('.' and ':' are tmux target syntax)";
 
+/// Whether `c` may appear in a name (after the first character).
+fn allowed(c: char, allow_dot: bool) -> bool {
+    c.is_ascii_alphanumeric() || c == '_' || c == '-' || (allow_dot && c == '.')
+}
+
+/// `name` as it can be quoted in an error: control characters escaped (a
+/// newline must not break the message in two), at most 60 characters.
+pub fn shown(name: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in name.chars().enumerate() {
+        if i == 60 {
+            out.push('…');
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The valid name closest to `name`: every run of characters that are not
+/// allowed becomes one `-`, leading and trailing ones are dropped, and the
+/// result is cut to [`MAX_NAME_LEN`]. `None` when too little of `name` is left
+/// for the result to be what was meant (e.g. `é`, `$$$`).
+pub fn nearest_valid(name: &str, allow_dot: bool) -> Option<String> {
+    let mut out = String::new();
+    for c in name.chars() {
+        if allowed(c, allow_dot) {
+            out.push(c);
+        } else if !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    let trimmed = out.trim_start_matches(|c: char| !c.is_ascii_alphanumeric());
+    let trimmed = trimmed.trim_end_matches('-');
+    let kept = trimmed.chars().filter(|c| *c != '-').count();
+    let meaningful = name.chars().filter(|c| !c.is_whitespace()).count();
+    if trimmed.is_empty() || kept * 2 < meaningful.min(2 * MAX_NAME_LEN) {
+        return None;
+    }
+    // Only ASCII is left, so cutting at a byte index is a character boundary.
+    let cut = trimmed[..trimmed.len().min(MAX_NAME_LEN)].trim_end_matches(['-', '.']);
+    Some(cut.to_string())
+}
+
 fn check(what: &'static str, name: &str, allow_dot: bool) -> Result<(), ProtoError> {
-    let bad = |reason: String| ProtoError::InvalidName {
-        what,
-        name: name.chars().take(80).collect(),
-        reason,
-    };
     let rule = if allow_dot {
         COMPUTER_RULE
     } else {
         SESSION_RULE
     };
+    let bad = |problem: String| {
+        let nearest = nearest_valid(name, allow_dot)
+            .map(|n| format!("; nearest valid name: '{n}'"))
+            .unwrap_or_default();
+        ProtoError::InvalidName {
+            what,
+            name: shown(name),
+            reason: format!("{problem}; allowed: {rule}{nearest}"),
+        }
+    };
     if name.is_empty() {
-        return Err(bad(format!("it is empty; allowed: {rule}")));
+        return Err(bad("it is empty".into()));
     }
     if name.len() > MAX_NAME_LEN {
         return Err(bad(format!(
-            "it is {} bytes long; allowed: {rule}",
+            "it is {} bytes long (at most {MAX_NAME_LEN})",
             name.len()
         )));
     }
     let first = name.chars().next().unwrap_or(' ');
     if !first.is_ascii_alphanumeric() {
-        return Err(bad(format!("it starts with {first:?}; allowed: {rule}")));
+        return Err(bad(format!("it starts with {first:?}")));
     }
-    if let Some(c) = name
-        .chars()
-        .find(|&c| !(c.is_ascii_alphanumeric() || c == '_' || c == '-' || (allow_dot && c == '.')))
-    {
-        return Err(bad(format!("{c:?} is not allowed; allowed: {rule}")));
+    if let Some(c) = name.chars().find(|&c| !allowed(c, allow_dot)) {
+        return Err(bad(format!("{c:?} is not allowed")));
     }
     Ok(())
 }
@@ -222,6 +272,40 @@ mod tests {
         }
         assert!(ComputerName::new("a:b").is_err());
         assert!(ComputerName::new(".hidden").is_err());
+    }
+
+    #[test]
+    fn errors_show_the_nearest_valid_name_and_escape_control_characters() {
+        let e = SessionName::new("a b").unwrap_err().to_string();
+        assert!(e.ends_with("nearest valid name: 'a-b'"), "{e}");
+        let e = SessionName::new("a\nb").unwrap_err().to_string();
+        assert!(!e.contains('\n') && e.contains("'a\\nb'"), "{e}");
+        let e = SessionName::new(&"x".repeat(200)).unwrap_err().to_string();
+        assert!(e.contains("200 bytes long"), "{e}");
+        assert!(
+            e.contains(&format!("nearest valid name: '{}'", "x".repeat(64))),
+            "{e}"
+        );
+        assert!(e.contains(&format!("'{}…'", "x".repeat(60))), "{e}");
+        let e = SessionName::new("é").unwrap_err().to_string();
+        assert!(!e.contains("nearest"), "{e}");
+        for (bad, near, dot) in [
+            ("$(touch X)", Some("touch-X"), false),
+            ("a;touch X", Some("a-touch-X"), false),
+            ("`id`", Some("id"), false),
+            ("-t", Some("t"), false),
+            ("--help", Some("help"), false),
+            ("a:b.c", Some("a-b-c"), false),
+            ("a:b.c", Some("a-b.c"), true),
+            ("", None, false),
+            ("ünï", None, false),
+            (";;;", None, false),
+        ] {
+            assert_eq!(nearest_valid(bad, dot).as_deref(), near, "{bad:?}");
+            if let Some(n) = near {
+                check("x", n, dot).unwrap();
+            }
+        }
     }
 
     #[test]

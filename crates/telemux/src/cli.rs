@@ -47,6 +47,7 @@ pub enum Command {
     /// List sessions of one computer, or of every online computer.
     Sessions {
         /// Only this computer.
+        #[arg(allow_hyphen_values = true)]
         computer: Option<String>,
     },
     /// List named project directories (from each computer's `[projects]`).
@@ -57,6 +58,7 @@ pub enum Command {
     /// Start a session: COMPUTER or COMPUTER/NAME; prints computer/session.
     New {
         /// COMPUTER or COMPUTER/NAME.
+        #[arg(allow_hyphen_values = true)]
         target: String,
         /// Working directory on that computer, or the name of one of its projects.
         #[arg(long)]
@@ -71,6 +73,7 @@ pub enum Command {
     /// Type TEXT literally into a session, then Enter.
     Send {
         /// computer/session, or a session name unique in the mesh.
+        #[arg(allow_hyphen_values = true)]
         session: String,
         /// The text (sent literally; "C-c" is three characters).
         text: String,
@@ -81,6 +84,7 @@ pub enum Command {
     /// Press named keys: C-c Enter Escape Up Down Tab ...
     Keys {
         /// computer/session.
+        #[arg(allow_hyphen_values = true)]
         session: String,
         /// Key names.
         #[arg(required = true)]
@@ -89,6 +93,7 @@ pub enum Command {
     /// Print the rendered screen plus scrollback.
     Read {
         /// computer/session.
+        #[arg(allow_hyphen_values = true)]
         session: String,
         /// Scrollback lines above the screen.
         #[arg(long, default_value_t = 100)]
@@ -103,6 +108,7 @@ pub enum Command {
     /// Print output deltas and exit events; --follow keeps going until the session exits.
     Tail {
         /// computer/session.
+        #[arg(allow_hyphen_values = true)]
         session: String,
         /// Keep following new output.
         #[arg(long, short)]
@@ -117,6 +123,7 @@ pub enum Command {
     /// Run a command on a computer; prints its output and exits with its exit code.
     Run {
         /// Computer name.
+        #[arg(allow_hyphen_values = true)]
         computer: String,
         /// Working directory on that computer.
         #[arg(long)]
@@ -131,6 +138,7 @@ pub enum Command {
     /// Kill a session.
     Kill {
         /// computer/session.
+        #[arg(allow_hyphen_values = true)]
         session: String,
     },
     /// Check tmux, Redis and the configuration; says what to fix.
@@ -138,6 +146,7 @@ pub enum Command {
     /// One computer's health: version, uptime, sessions, Redis latency, backlog, dead letters.
     Status {
         /// Computer name (default: this computer).
+        #[arg(allow_hyphen_values = true)]
         computer: Option<String>,
     },
     /// Show the effective configuration (secrets redacted).

@@ -13,8 +13,9 @@ use figment::Figment;
 use serde::{Deserialize, Serialize};
 use telemux_bus::{Bus, BusError, ConnectOptions, TlsOptions};
 
-/// The whole configuration file.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+/// The whole configuration file. Its `Debug` shows the redacted copy, so a
+/// stray `{:?}` in a log line cannot print a secret.
+#[derive(Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// This machine's name in the mesh (default: the short host name).
@@ -97,7 +98,7 @@ impl Default for NodeSection {
 }
 
 /// `[telegram]`
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TelegramSection {
     /// Bot token (secret).
@@ -136,7 +137,7 @@ impl Default for TelegramSection {
 }
 
 /// `[mcp]`
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct McpSection {
     /// `host:port` for MCP over streamable HTTP.
@@ -163,7 +164,7 @@ impl Default for McpSection {
 }
 
 /// `[mesh]`
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MeshSection {
     /// Shared secret for signed commands (secret).
@@ -179,6 +180,15 @@ impl Default for MeshSection {
             key: None,
             key_file: None,
             max_skew_ms: 30_000,
+        }
+    }
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match serde_json::to_string(&self.redacted()) {
+            Ok(json) => write!(f, "Config {json}"),
+            Err(_) => f.write_str("Config { .. }"),
         }
     }
 }
@@ -210,13 +220,51 @@ fn describe(e: figment::Error) -> String {
                 kind if !e.path.is_empty() => {
                     // Figment would say `for key "default.node.heartbeat_ms"`.
                     let key = e.path.join(".").to_ascii_lowercase();
+                    if SECRET_KEYS.contains(&key.as_str()) {
+                        return secret_type_error(&key, from_env);
+                    }
                     format!("{kind} for key '{key}'{}", env_source(&key, from_env))
                 }
-                _ => e.to_string(),
+                _ => without_source_lines(&e.to_string()),
             }
         })
         .collect();
     parts.join("; ")
+}
+
+/// Keys whose values are secrets: never quoted in an error or a listing.
+const SECRET_KEYS: [&str; 4] = ["telegram.token", "mcp.token", "mesh.key", "redis.url"];
+
+/// A secret of the wrong type, described without its value (figment's own
+/// text quotes it: "found unsigned int `1234...`").
+fn secret_type_error(key: &str, from_env: bool) -> String {
+    let file_key = if key == "redis.url" {
+        "redis.url_file".to_string()
+    } else {
+        format!("{key}_file")
+    };
+    let hint = if from_env {
+        let var = format!("TELEMUX_{}", key.replace('.', "__").to_ascii_uppercase());
+        format!(
+            " (from the environment variable {var}, where a value of only digits, true/false or [...] is read as a number, boolean or list: wrap it in double quotes, {var}='\"...\"', or put it in {file_key})"
+        )
+    } else {
+        format!(" (quote it in the TOML file, or put it in {file_key})")
+    };
+    format!("{key} must be a string; the value is not shown because it is a secret{hint}")
+}
+
+/// A TOML syntax error without the quoted source line: that line may hold a
+/// secret (`token = "...`). Line and column still say where to look.
+fn without_source_lines(text: &str) -> String {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| {
+            let after_number = l.trim_start_matches(|c: char| c.is_ascii_digit());
+            !l.is_empty() && !after_number.trim_start().starts_with('|')
+        })
+        .collect::<Vec<_>>()
+        .join(": ")
 }
 
 /// The valid key closest to a misspelled one. Edit distance with
@@ -510,6 +558,38 @@ mod tests {
             msg,
             "invalid type: found string \"x\", expected u64 for key 'node.heartbeat_ms'"
         );
+    }
+
+    #[test]
+    fn secrets_of_the_wrong_type_are_not_quoted() {
+        let msg = load_toml("[mesh]\nkey = 1234567890123456\n");
+        assert!(!msg.contains("1234567890123456"), "{msg}");
+        assert!(msg.starts_with("mesh.key must be a string"), "{msg}");
+        assert!(msg.contains("mesh.key_file"), "{msg}");
+        let msg = load_toml("[telegram]\ntoken = [\"S3CRET\"]\n");
+        assert!(
+            !msg.contains("S3CRET") && msg.contains("telegram.token"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn toml_syntax_errors_do_not_quote_the_line() {
+        let msg = load_toml("[telegram]\ntoken = \"S3CRET-unterminated\n");
+        assert!(!msg.contains("S3CRET"), "{msg}");
+        assert!(msg.contains("line 2"), "{msg}");
+    }
+
+    #[test]
+    fn debug_output_is_redacted() {
+        let mut c = Config::default();
+        c.telegram.token = Some("S3CRET-bot".into());
+        c.mcp.token = Some("S3CRET-mcp".into());
+        c.mesh.key = Some("S3CRET-mesh".into());
+        c.redis.url = Some("redis://:S3CRET-pw@h:1".into());
+        let text = format!("{c:?}");
+        assert!(!text.contains("S3CRET"), "{text}");
+        assert!(text.contains("redis://:***@h:1"), "{text}");
     }
 
     #[test]

@@ -22,8 +22,14 @@ pub const EXIT_USAGE: i32 = 2;
 pub const EXIT_REMOTE: i32 = 1;
 
 fn init_logs(format: LogFormat, daemon: bool) {
-    // rmcp logs every request at info; keep stdio MCP sessions quiet.
-    let default = if daemon { "info,rmcp=warn" } else { "warn" };
+    // rmcp logs every request at info; keep stdio MCP sessions quiet. fred
+    // warns when a CLI exits while a reply listener is still closing
+    // ("quit client that was already stopped"): noise after a one-line error.
+    let default = if daemon {
+        "info,rmcp=warn"
+    } else {
+        "warn,fred=error"
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
@@ -35,7 +41,21 @@ fn init_logs(format: LogFormat, daemon: bool) {
     }
 }
 
+/// Refuses a command line that is not UTF-8 before clap sees it, naming the
+/// argument (clap only says "invalid UTF-8 was detected in one or more arguments").
+fn require_utf8_args() {
+    for (i, arg) in std::env::args_os().enumerate().skip(1) {
+        if arg.to_str().is_none() {
+            eprintln!(
+                "telemux: argument {i} ({arg:?}) is not valid UTF-8; names, texts and keys must be UTF-8 text"
+            );
+            std::process::exit(EXIT_USAGE);
+        }
+    }
+}
+
 fn main() {
+    require_utf8_args();
     let cli = Cli::parse();
     let daemon = matches!(
         cli.command,

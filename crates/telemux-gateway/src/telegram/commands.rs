@@ -268,8 +268,21 @@ async fn sessions(bot: &Arc<Bot>, computer: Option<&str>) -> Result<String, Stri
 
 async fn new_session(bot: &Arc<Bot>, here: Here, args: &str) -> Result<(), String> {
     const USAGE: &str = "usage: /new computer[/name] [dir] [-- command]";
-    let (before, command) = match args.split_once("--") {
-        Some((a, b)) => (a, Some(b.trim().to_string()).filter(|c| !c.is_empty())),
+    // `--` ends the options only as a word of its own: `RasPi/--help` is a
+    // (refused) session name, not `RasPi/` followed by the command `help`.
+    let separator = args.match_indices("--").find(|(i, _)| {
+        let alone_before = args[..*i]
+            .chars()
+            .next_back()
+            .is_none_or(char::is_whitespace);
+        let alone_after = args[i + 2..].chars().next().is_none_or(char::is_whitespace);
+        alone_before && alone_after
+    });
+    let (before, command) = match separator {
+        Some((i, _)) => (
+            &args[..i],
+            Some(args[i + 2..].trim().to_string()).filter(|c| !c.is_empty()),
+        ),
         None => (args, None),
     };
     let mut words = before.split_whitespace();
