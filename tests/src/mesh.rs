@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::{wait_until, Cli, NodeProcess, RedisServer, TmuxServer};
+use crate::{wait_until, Cli, NodeOptions, NodeProcess, RedisServer, TmuxServer};
 
 /// One Redis, some nodes (each with its own tmux server) and a CLI.
 pub struct Mesh {
@@ -22,12 +22,21 @@ pub struct Mesh {
 impl Mesh {
     /// Starts Redis and one node per name, and waits until all are online.
     pub async fn start(names: &[&str]) -> Mesh {
-        let redis = RedisServer::start();
+        Self::start_with(RedisServer::start(), names, |o| o).await
+    }
+
+    /// Like [`start`](Self::start) on a given `redis`, with each node's options
+    /// passed through `options` (extra environment, heartbeat...).
+    pub async fn start_with(
+        redis: RedisServer,
+        names: &[&str],
+        options: impl Fn(NodeOptions) -> NodeOptions,
+    ) -> Mesh {
         let tmux: Vec<TmuxServer> = names.iter().map(|_| TmuxServer::new()).collect();
         let nodes = names
             .iter()
             .zip(&tmux)
-            .map(|(n, t)| NodeProcess::start(n, t, &redis))
+            .map(|(n, t)| NodeProcess::start_with(options(NodeOptions::new(n, t, &redis))))
             .collect();
         let cli = Cli::new(redis.url());
         let mesh = Mesh {

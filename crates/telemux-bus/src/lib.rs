@@ -34,7 +34,7 @@ pub use connect::{redact_url, Bus, ConnectOptions};
 pub use error::{human_duration, BusError, RequestError};
 pub use events::{EventBatch, EventReader};
 pub use follow::{Cursor, StreamGap};
-pub use output::{OutputBatch, OutputEntries, OutputReader};
+pub use output::{OutputBatch, OutputEntries, OutputIds, OutputReader};
 pub use registry::ComputerStatus;
 pub use requester::Requester;
 pub use status::Backlog;

@@ -8,7 +8,7 @@ use fred::prelude::*;
 use telemux_proto::{keys, ComputerName, Envelope, OutputRecord, ProtoError, SessionName};
 
 use crate::{
-    entries::{normalize_id, parse_range, RawEntry},
+    entries::{normalize_id, parse_id, parse_range, RawEntry},
     follow::{Cursor, Follower, StreamGap},
     Bus, BusError,
 };
@@ -55,25 +55,37 @@ impl Bus {
             .map_err(|e| BusError::redis(&format!("appending output of {c}/{s}"), &e))
     }
 
-    /// Appends several records in one pipelined round trip, in order.
+    /// Appends several records in one pipelined round trip, in order, each
+    /// under its explicit stream id (from [`OutputIds`]).
     ///
-    /// Returns how many were stored (a prefix of `envs`) and the first error,
-    /// if any, so a caller can keep the rest for a retry without reordering.
+    /// Appends are idempotent: Redis refuses an id not above the stream's
+    /// newest, so a record that is already stored — because an earlier
+    /// attempt timed out after Redis had taken it, or because the Redis
+    /// client replayed a timed-out command after reconnecting — counts as
+    /// stored instead of being stored twice. Returns how many were stored (a
+    /// prefix of `entries`) and the first error, if any, so a caller can keep
+    /// the rest for a retry without reordering.
     pub async fn append_outputs(
         &self,
         c: &ComputerName,
         s: &SessionName,
-        envs: &[Envelope],
+        entries: &[(String, Envelope)],
         maxlen: usize,
     ) -> (usize, Option<BusError>) {
-        if envs.is_empty() {
+        if entries.is_empty() {
             return (0, None);
         }
         let key = keys::output(c, s);
         let pipe = self.client().pipeline();
-        for env in envs {
+        for (id, env) in entries {
             let queued: Result<(), _> = pipe
-                .xadd(&key, false, trim(maxlen), "*", (keys::FIELD, env.encode()))
+                .xadd(
+                    &key,
+                    false,
+                    trim(maxlen),
+                    id.as_str(),
+                    (keys::FIELD, env.encode()),
+                )
                 .await;
             if let Err(e) = queued {
                 return (
@@ -84,9 +96,13 @@ impl Bus {
         }
         let results = pipe.try_all::<Value>().await;
         let mut stored = 0;
-        for r in results {
+        for (r, (id, _)) in results.into_iter().zip(entries) {
             match r {
                 Ok(_) => stored += 1,
+                Err(e) if e.details().contains(ALREADY_STORED) => {
+                    tracing::debug!(stream = %key, %id, "output record was already stored");
+                    stored += 1;
+                }
                 Err(e) => {
                     return (
                         stored,
@@ -175,7 +191,62 @@ impl OutputReader {
     }
 }
 
+/// How Redis refuses an `XADD` whose explicit id is not above the newest entry.
+const ALREADY_STORED: &str = "equal or smaller than the target stream top item";
+
+/// Explicit stream ids `<ms>-<seq>` for one session's output records.
+///
+/// The node picks each record's id once and reuses it on every retry, which
+/// is what makes [`Bus::append_outputs`] idempotent. Ids only grow: the time
+/// part never goes below the previous id's (clocks may step back), and when
+/// it equals it the record's sequence number must be above the previous one,
+/// else the time part is bumped by one.
+#[derive(Debug, Clone, Default)]
+pub struct OutputIds {
+    last: (u64, u64),
+}
+
+impl OutputIds {
+    /// Ids that continue after `last_id`, the stream's newest entry (`None`: empty stream).
+    pub fn after(last_id: Option<&str>) -> OutputIds {
+        OutputIds {
+            last: last_id.and_then(parse_id).unwrap_or((0, 0)),
+        }
+    }
+
+    /// The id of record `seq`, appended at `now_ms`: above every id given before.
+    pub fn next(&mut self, seq: u64, now_ms: u64) -> String {
+        let (last_ms, last_seq) = self.last;
+        let mut ms = now_ms.max(last_ms);
+        if ms == last_ms && seq <= last_seq {
+            ms += 1;
+        }
+        self.last = (ms, seq);
+        format!("{ms}-{seq}")
+    }
+}
+
 /// The approximate trim every output append uses (`MAXLEN ~ n`).
 fn trim(maxlen: usize) -> (&'static str, &'static str, i64) {
     ("MAXLEN", "~", maxlen.max(1) as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::OutputIds;
+
+    #[test]
+    fn output_ids_only_grow() {
+        let mut ids = OutputIds::after(None);
+        assert_eq!(ids.next(0, 1000), "1000-0");
+        assert_eq!(ids.next(1, 1000), "1000-1");
+        // The clock stepped back: the time part stays.
+        assert_eq!(ids.next(2, 900), "1000-2");
+        // After a restart whose sequence could not be recovered (starts at 0).
+        let mut ids = OutputIds::after(Some("1000-7"));
+        assert_eq!(ids.next(0, 1000), "1001-0");
+        let mut ids = OutputIds::after(Some("1000-7"));
+        assert_eq!(ids.next(8, 1000), "1000-8");
+        assert_eq!(ids.next(9, 2000), "2000-9");
+    }
 }

@@ -1,4 +1,5 @@
-//! Health figures for `telemux status`: command backlog and dead letters.
+//! Health figures: whether the connection is up, and for `telemux status`
+//! the command backlog and dead letters.
 
 use fred::prelude::*;
 use fred::types::Value;
@@ -23,6 +24,13 @@ fn field_u64(pairs: &[Value], name: &str) -> Option<u64> {
 }
 
 impl Bus {
+    /// Whether the shared connection is up right now. While it is down
+    /// (Redis restarting, network gone) every command waits out its timeout,
+    /// so a caller with its own retry loop can skip the attempt instead.
+    pub fn is_connected(&self) -> bool {
+        self.client().is_connected()
+    }
+
     /// The node's command backlog (zeros when its stream does not exist yet).
     pub async fn command_backlog(&self, c: &ComputerName) -> Result<Backlog, BusError> {
         let groups: Result<Value, _> = self.client().xinfo_groups(keys::commands(c)).await;

@@ -6,7 +6,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{name, Redis};
-use telemux_bus::{Bus, Cursor, EventReader, OutputReader};
+use telemux_bus::{Bus, Cursor, EventReader, OutputIds, OutputReader};
 use telemux_proto::{Envelope, MeshEvent, OutputEvent, OutputRecord, SessionName};
 
 fn record(seq: u64) -> Envelope {
@@ -221,4 +221,34 @@ async fn events_publish_and_follow() {
     assert_eq!(b.entries[0].0, id);
     assert_eq!(b.entries[0].1.as_ref().unwrap(), &ev);
     assert_eq!(reader.cursor(), id);
+}
+
+#[tokio::test]
+async fn appending_a_record_again_under_its_id_stores_it_once() {
+    let redis = Redis::start().await;
+    let bus = Bus::connect(&redis.url()).await.unwrap();
+    let (c, s) = (name("RasPi"), SessionName::new("api").unwrap());
+    let mut ids = OutputIds::after(None);
+    let batch: Vec<(String, Envelope)> = (0..3).map(|n| (ids.next(n, 1000), record(n))).collect();
+    assert_eq!(
+        bus.append_outputs(&c, &s, &batch[..2], 100)
+            .await
+            .1
+            .map(|e| e.to_string()),
+        None
+    );
+    // A retry of a batch whose first records are stored already (the first
+    // attempt timed out after Redis took them, or was replayed).
+    let (stored, err) = bus.append_outputs(&c, &s, &batch, 100).await;
+    assert_eq!((stored, err.map(|e| e.to_string())), (3, None));
+    let mut r = OutputReader::new(&bus, &c, &s, Cursor::Start)
+        .await
+        .unwrap();
+    let b = r.next_batch(None, 10).await.unwrap();
+    assert_eq!(seqs(&b), [0, 1, 2]);
+    let got: Vec<&str> = b.entries.iter().map(|(id, _)| id.as_str()).collect();
+    assert_eq!(got, ["1000-0", "1000-1", "1000-2"]);
+    // A restarted node continues above the newest id.
+    let (last, _) = bus.last_output(&c, &s).await.unwrap().unwrap();
+    assert_eq!(OutputIds::after(Some(&last)).next(3, 900), "1000-3");
 }

@@ -9,6 +9,10 @@ use telemux_proto::{ComputerName, MeshKey, Project};
 
 use crate::agent::{builtin_specs, AgentProfile};
 
+/// Smallest accepted `outbox_records`: enough to hold a gap record and the
+/// exit events around it.
+pub const MIN_OUTBOX_RECORDS: usize = 16;
+
 /// Settings of one node instance (several may run in one process in tests).
 #[derive(Debug, Clone)]
 pub struct NodeConfig {
@@ -22,6 +26,10 @@ pub struct NodeConfig {
     pub state_dir: PathBuf,
     /// Entries kept per session output stream (`XADD MAXLEN ~`).
     pub output_maxlen: usize,
+    /// Output records a session keeps while Redis is unreachable; beyond
+    /// this the oldest output is replaced by a gap record (exit events are
+    /// always kept).
+    pub outbox_records: usize,
     /// How long output is gathered before one delta is published.
     pub coalesce: Duration,
     /// Shell for sessions without a command; `None`: `$SHELL`, then `/bin/sh`.
@@ -50,6 +58,7 @@ impl NodeConfig {
             heartbeat: Duration::from_millis(2000),
             state_dir,
             output_maxlen: 2000,
+            outbox_records: 4096,
             coalesce: Duration::from_millis(4),
             shell: None,
             size: (120, 40),

@@ -12,10 +12,11 @@ pub mod error;
 mod heartbeat;
 mod node;
 mod ops;
+mod outbox;
 pub mod render;
 mod watcher;
 
 pub use agent::{AgentProfile, AgentSpec};
-pub use config::NodeConfig;
+pub use config::{NodeConfig, MIN_OUTBOX_RECORDS};
 pub use error::NodeError;
 pub use node::{host_name, Node};

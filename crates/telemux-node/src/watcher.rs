@@ -7,13 +7,14 @@
 //! programs) and appended to the session's stream. Exit codes arrive from tmux
 //! pane options written by the shell hook (never from the output), and pane
 //! deaths from `pane_dead`; both are published after the output that preceded
-//! them. Records wait in a bounded outbox while Redis is away.
+//! them. Records wait in a bounded outbox while Redis is away; when it is
+//! full, the oldest output is folded into one gap record (exit events stay).
 
-use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use telemux_bus::OutputIds;
 use telemux_proto::{
     now_ms, AgentState, Envelope, Key, MeshEvent, OutputEvent, OutputRecord, SessionName,
 };
@@ -23,8 +24,10 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::agent::{parse_signal, AgentProfile, Tracker};
+use crate::config::MIN_OUTBOX_RECORDS;
 use crate::error::OpError;
 use crate::node::{Shared, WatcherHandle};
+use crate::outbox::{Outbox, Pending};
 use crate::render::{Rendered, Renderer};
 
 /// How a watched session came to be.
@@ -42,9 +45,6 @@ pub(crate) enum Origin {
 const RECORD_BYTES: usize = 16 * 1024;
 /// Records sent to Redis in one pipelined round trip.
 const FLUSH_BATCH: usize = 64;
-/// Records kept while Redis is unreachable; beyond this, output (never exit
-/// events) is dropped and the hole shows as a sequence gap.
-const OUTBOX_CAP: usize = 4096;
 /// Time given to tmux to deliver a command's last output before its exit
 /// record is published, so the exit follows the output it belongs to.
 const SETTLE: Duration = Duration::from_millis(25);
@@ -58,23 +58,14 @@ const KILL_GRACE: Duration = Duration::from_secs(2);
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
-struct Pending {
-    record: OutputRecord,
-    /// Shell exit record number to mark as published once this is stored.
-    exit_n: Option<u64>,
-    /// Kill the session after this is stored (end of a `run`).
-    then_kill: bool,
-    /// Pane whose wrapper may exit once this is stored.
-    release: Option<String>,
-}
-
 struct Watcher {
     shared: Arc<Shared>,
     name: SessionName,
     ctl: ControlClient,
     renderer: Renderer,
     seq: u64,
-    outbox: VecDeque<Pending>,
+    ids: OutputIds,
+    outbox: Outbox,
     exits_seen: u64,
     exit_reported: bool,
     last_frame: Vec<String>,
@@ -152,7 +143,8 @@ pub(crate) async fn start(
         ctl,
         renderer,
         seq,
-        outbox: VecDeque::new(),
+        ids: OutputIds::after(last.as_ref().map(|(id, _)| id.as_str())),
+        outbox: Outbox::new(shared.cfg.outbox_records.max(MIN_OUTBOX_RECORDS)),
         exits_seen,
         exit_reported: false,
         last_frame: Vec::new(),
@@ -534,12 +526,10 @@ impl Watcher {
             timed_out: self.timed_out,
         });
         self.run_deadline = None;
-        self.outbox.push_back(Pending {
-            record,
-            exit_n: None,
-            then_kill,
-            release,
-        });
+        let mut p = Pending::new(record, None);
+        p.then_kill = then_kill;
+        p.release = release;
+        self.push(p);
     }
 
     /// A `run` passed its timeout: interrupt, then kill if it lingers.
@@ -579,24 +569,15 @@ impl Watcher {
 
     fn emit(&mut self, event: OutputEvent, exit_n: Option<u64>) {
         let record = self.record(event);
-        if self.outbox.len() >= OUTBOX_CAP {
-            // Drop the oldest output (never an exit event); readers see the
-            // sequence jump and report it as a gap.
-            if let Some(i) = self.outbox.iter().position(|p| {
-                matches!(
-                    p.record.event,
-                    OutputEvent::Lines { .. } | OutputEvent::Frame { .. } | OutputEvent::Gap { .. }
-                )
-            }) {
-                self.outbox.remove(i);
-            }
+        self.push(Pending::new(record, exit_n));
+    }
+
+    /// Queues a record for publishing under its stream id.
+    fn push(&mut self, mut p: Pending) {
+        p.id = self.ids.next(p.record.seq, p.record.ts_ms);
+        if self.outbox.push(p) {
+            tracing::warn!(computer = %self.shared.cfg.computer, session = %self.name, cap = self.outbox.cap(), "outbox full; dropping the oldest output");
         }
-        self.outbox.push_back(Pending {
-            record,
-            exit_n,
-            then_kill: false,
-            release: None,
-        });
     }
 
     /// Publishes the outbox in order, pipelined; stops at the first failure
@@ -605,11 +586,21 @@ impl Watcher {
     /// killed) runs only after that record is stored.
     async fn flush(&mut self) {
         let computer = self.shared.cfg.computer.clone();
+        if !self.outbox.is_empty() && !self.shared.bus.is_connected() {
+            // Redis is away: an attempt would only wait out the command
+            // timeout while this session's output piles up in tmux. Keep
+            // reading it into the outbox; the retry timer tries again.
+            if !self.failing {
+                tracing::warn!(computer = %computer, session = %self.name, queued = self.outbox.len(), "Redis is unreachable; keeping output until it is back");
+                self.failing = true;
+            }
+            return;
+        }
         while !self.outbox.is_empty() {
             let mut envs = Vec::new();
-            for p in self.outbox.iter().take(FLUSH_BATCH) {
+            for p in self.outbox.front(FLUSH_BATCH) {
                 match Envelope::seal(computer.as_str(), &p.record) {
-                    Ok(e) => envs.push(e),
+                    Ok(e) => envs.push((p.id.clone(), e)),
                     Err(e) => {
                         // Cannot happen for our own record types; never block the queue on it.
                         tracing::error!(session = %self.name, error = %e, "record does not encode");
@@ -618,9 +609,10 @@ impl Watcher {
                 }
             }
             if envs.is_empty() {
-                self.outbox.pop_front();
+                self.outbox.pop();
                 continue;
             }
+            self.outbox.mark_sent(envs.len());
             let maxlen = self.shared.cfg.output_maxlen.max(100);
             let (stored, err) = self
                 .shared
@@ -628,7 +620,7 @@ impl Watcher {
                 .append_outputs(&computer, &self.name, &envs, maxlen)
                 .await;
             for _ in 0..stored {
-                let p = self.outbox.pop_front().expect("stored records are queued");
+                let p = self.outbox.pop().expect("stored records are queued");
                 self.after_stored(p).await;
             }
             if let Some(e) = err {

@@ -283,9 +283,24 @@ async fn tail(
     };
     let mut reader = OutputReader::new(mesh.bus(), &c, &s, start).await?;
     let mut last_seq: Option<u64> = None;
+    let mut waiting = false;
     loop {
         let block = follow.then_some(Duration::from_millis(1000));
-        let batch = reader.next_batch(block, 512).await?;
+        let batch = match reader.next_batch(block, 512).await {
+            Ok(b) => b,
+            // A follower outlives a Redis restart: its connection reconnects
+            // by itself and the cursor resumes where it was.
+            Err(telemux_bus::BusError::Redis(e)) if follow => {
+                if !waiting {
+                    eprintln!("telemux: {e}; still following");
+                    waiting = true;
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        waiting = false;
         if let Some(gap) = &batch.gap {
             if json {
                 println!("{}", json!({"type": "gap", "reason": gap.to_string()}));
@@ -315,7 +330,11 @@ async fn tail(
                     }
                 }
             }
-            last_seq = Some(rec.seq);
+            // A gap record stands for the records it names: no second notice for them.
+            last_seq = Some(match rec.event {
+                OutputEvent::Gap { to_seq, .. } => rec.seq.max(to_seq),
+                _ => rec.seq,
+            });
             if json {
                 println!("{}", record_json(&id, &rec));
             } else {

@@ -78,6 +78,8 @@ pub struct NodeSection {
     pub heartbeat_ms: u64,
     /// Entries kept per session output stream.
     pub output_maxlen: usize,
+    /// Output records a session keeps while Redis is unreachable.
+    pub outbox_records: usize,
     /// Shell for new sessions (default: $SHELL).
     pub shell: Option<PathBuf>,
     /// Directory for state (private Redis, shell integration); default ~/.local/state/telemux.
@@ -90,6 +92,7 @@ impl Default for NodeSection {
         NodeSection {
             heartbeat_ms: 2000,
             output_maxlen: 2000,
+            outbox_records: 4096,
             shell: None,
             state_dir: None,
             enter_delay_ms: 30,

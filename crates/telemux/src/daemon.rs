@@ -45,6 +45,10 @@ fn node_config(cfg: &Config) -> anyhow::Result<NodeConfig> {
     let mut n = NodeConfig::new(cfg.computer_name()?, &cfg.tmux.socket, cfg.state_dir());
     n.heartbeat = Duration::from_millis(cfg.node.heartbeat_ms.max(100));
     n.output_maxlen = cfg.node.output_maxlen.max(100);
+    n.outbox_records = cfg
+        .node
+        .outbox_records
+        .max(telemux_node::MIN_OUTBOX_RECORDS);
     n.shell = cfg.node.shell.clone();
     n.enter_delay = Duration::from_millis(cfg.node.enter_delay_ms);
     n.mesh_key = cfg.mesh_key()?;
