@@ -299,6 +299,13 @@ async fn a_node_restart_continues_sequences_and_reports_exits_that_happened_mean
     let last_seq = before.last().unwrap()["seq"].as_u64().unwrap();
 
     m.nodes[0].kill9();
+    // tmux keeps session activity in whole seconds, so the node can tell
+    // "printed while I was down" only from a later second than its last
+    // record (docs/operations.md): let that second pass first.
+    let last_ts = before.last().unwrap()["ts_ms"].as_u64().unwrap();
+    while telemux_proto::now_ms() / 1000 <= last_ts / 1000 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     // While the node is down: one command finishes in the shell, and the job exits.
     m.tmux[0]
         .run(&["send-keys", "-t", "=api:", "-l", "sleep 0.5; (exit 3)"])
