@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::{wait_until, Cli, NodeProcess, RedisServer, TmuxServer};
+use crate::{wait_until, Cli, NodeOptions, NodeProcess, RedisServer, TmuxServer};
 
 /// One Redis, some nodes (each with its own tmux server) and a CLI.
 pub struct Mesh {
@@ -22,12 +22,24 @@ pub struct Mesh {
 impl Mesh {
     /// Starts Redis and one node per name, and waits until all are online.
     pub async fn start(names: &[&str]) -> Mesh {
+        Mesh::start_with_env(names, &[]).await
+    }
+
+    /// Like [`Mesh::start`], with extra environment for every node (e.g.
+    /// `TELEMUX_CONFIG` pointing at agent profiles and projects).
+    pub async fn start_with_env(names: &[&str], env: &[(&str, &str)]) -> Mesh {
         let redis = RedisServer::start();
         let tmux: Vec<TmuxServer> = names.iter().map(|_| TmuxServer::new()).collect();
         let nodes = names
             .iter()
             .zip(&tmux)
-            .map(|(n, t)| NodeProcess::start(n, t, &redis))
+            .map(|(n, t)| {
+                let mut o = NodeOptions::new(n, t, &redis);
+                for (k, v) in env {
+                    o = o.env(*k, *v);
+                }
+                NodeProcess::start_with(o)
+            })
             .collect();
         let cli = Cli::new(redis.url());
         let mesh = Mesh {

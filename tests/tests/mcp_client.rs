@@ -13,6 +13,7 @@ use std::process::Stdio;
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use telemux_tests::agents::AgentConfig;
 use telemux_tests::{telemux_bin, wait_until, Mesh};
 
 /// The Python MCP SDK version the client script is written against.
@@ -156,7 +157,9 @@ async fn client(m: &Mesh, python: &Path, args: &[&str], server_log: Option<&Path
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_sdk_over_stdio() {
     let Some(py) = python() else { return };
-    let m = Mesh::start(&["MozBook", "RasPi"]).await;
+    // The nodes also know the fake agent, so the client drives an agent session too.
+    let agents = AgentConfig::new();
+    let m = agents.mesh(&["MozBook", "RasPi"]).await;
     let bin = telemux_bin();
     client(
         &m,
@@ -166,6 +169,8 @@ async fn python_sdk_over_stdio() {
             "--telemux",
             bin.to_str().unwrap(),
             "--other",
+            "RasPi",
+            "--agent",
             "RasPi",
         ],
         None,
