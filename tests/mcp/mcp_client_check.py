@@ -6,6 +6,11 @@ Run by tests/tests/mcp_client.rs against a real mesh (redis-server + two
     python mcp_client_check.py stdio --telemux BIN --other RasPi
     python mcp_client_check.py http --url http://127.0.0.1:P/mcp --token T --other RasPi
 
+With `--agent COMPUTER` (stdio), that computer's node must have the fake
+agent profile `fake` and the project `proj` (telemux_tests::agents), and an
+agent session is driven too: list_projects, start_session with agent and a
+project cwd, send_text then wait_for idle, read_output last_turn.
+
 The environment for the stdio server (TELEMUX_REDIS__URL, HOME, ...) is this
 process's environment. Every step is printed as a transcript line
 (`>>> tool {args}` / `<<< result`), so a failure shows what happened. Any failed
@@ -29,6 +34,7 @@ from mcp.client.streamable_http import streamable_http_client
 TOOLS = {
     "list_computers",
     "list_sessions",
+    "list_projects",
     "start_session",
     "send_text",
     "send_keys",
@@ -76,7 +82,7 @@ async def scenario(session, other):
     listed = await session.list_tools()
     names = {t.name for t in listed.tools}
     show("<<<", {"tools": sorted(names)})
-    check(names == TOOLS, "exactly the nine tools", sorted(names))
+    check(names == TOOLS, "exactly the ten tools", sorted(names))
     for t in listed.tools:
         check(t.description and len(t.description) > 40, f"{t.name} has a description", t.description)
         jsonschema.validators.validator_for(t.input_schema).check_schema(t.input_schema)
@@ -136,11 +142,40 @@ async def scenario(session, other):
     await call(session, "kill_session", {"session": addr})
 
 
+async def agent_scenario(session, computer):
+    r, _ = await call(session, "list_projects", {"computer": computer})
+    entry = r.structured_content["computers"][0]
+    check([p["name"] for p in entry["projects"]] == ["proj"], "the project is listed", entry)
+    check("fake" in entry["agents"], "the fake agent profile is listed", entry)
+
+    r, _ = await call(session, "start_session",
+                      {"computer": computer, "name": "py-agent", "agent": "fake", "cwd": "proj"})
+    addr = r.structured_content["session"]
+    r, _ = await call(session, "wait_for",
+                      {"session": addr, "until": "idle", "since": r.structured_content["cursor"], "timeout_s": 60})
+    check(r.structured_content["happened"] == "idle", "the agent became ready", r)
+
+    await call(session, "send_text", {"session": addr, "text": "hi from python"})
+    r, _ = await call(session, "wait_for", {"session": addr, "until": "idle", "timeout_s": 60})
+    check(r.structured_content["happened"] == "idle" and r.structured_content["already"] is False,
+          "wait_for idle waited for the turn the prompt started", r)
+
+    r, _ = await call(session, "list_sessions", {"computer": computer})
+    mine = [x for x in r.structured_content["sessions"] if x["session"] == addr]
+    check(mine and mine[0]["agent"] == "fake" and mine[0]["agent_state"] == "idle", "agent state listed", mine)
+
+    r, _ = await call(session, "read_output", {"session": addr, "last_turn": True})
+    check(r.structured_content["text"].startswith("You said: hi from python"), "last turn is the answer", r)
+    await call(session, "kill_session", {"session": addr})
+
+
 async def run_stdio(args):
     params = StdioServerParameters(command=args.telemux, args=["mcp"], env=dict(os.environ))
     async with stdio_client(params) as (read, write):
         async with ClientSession(read, write) as session:
             await scenario(session, args.other)
+            if args.agent:
+                await agent_scenario(session, args.agent)
 
 
 async def unauthorized(args):
@@ -188,6 +223,7 @@ def main():
     p.add_argument("--url")
     p.add_argument("--token")
     p.add_argument("--other", required=True)
+    p.add_argument("--agent", help="computer with the fake agent profile and project `proj` (stdio only)")
     args = p.parse_args()
     asyncio.run(run_stdio(args) if args.transport == "stdio" else run_http(args))
     print("mcp client check: all steps passed", flush=True)

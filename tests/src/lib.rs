@@ -7,6 +7,7 @@
 //! up. Nothing here is mocked, and nothing touches the system Redis on 6379 or the
 //! user's own tmux server.
 
+pub mod agents;
 pub mod bin;
 pub mod cli;
 pub mod mesh;

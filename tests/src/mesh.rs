@@ -25,6 +25,18 @@ impl Mesh {
         Self::start_with(RedisServer::start(), names, |o| o).await
     }
 
+    /// Like [`Mesh::start`], with extra environment for every node (e.g.
+    /// `TELEMUX_CONFIG` pointing at agent profiles and projects).
+    pub async fn start_with_env(names: &[&str], env: &[(&str, &str)]) -> Mesh {
+        Self::start_with(RedisServer::start(), names, |mut o| {
+            for (k, v) in env {
+                o = o.env(*k, *v);
+            }
+            o
+        })
+        .await
+    }
+
     /// Like [`start`](Self::start) on a given `redis`, with each node's options
     /// passed through `options` (extra environment, heartbeat...).
     pub async fn start_with(

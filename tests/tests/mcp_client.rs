@@ -11,6 +11,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use telemux_tests::agents::AgentConfig;
 use telemux_tests::pymcp::{self, run_script};
 use telemux_tests::{telemux_bin, wait_until, Mesh};
 
@@ -41,7 +42,9 @@ async fn client(m: &Mesh, python: &Path, args: &[&str], server_log: Option<&Path
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_sdk_over_stdio() {
     let Some(py) = python() else { return };
-    let m = Mesh::start(&["MozBook", "RasPi"]).await;
+    // The nodes also know the fake agent, so the client drives an agent session too.
+    let agents = AgentConfig::new();
+    let m = agents.mesh(&["MozBook", "RasPi"]).await;
     let bin = telemux_bin();
     client(
         &m,
@@ -51,6 +54,8 @@ async fn python_sdk_over_stdio() {
             "--telemux",
             bin.to_str().unwrap(),
             "--other",
+            "RasPi",
+            "--agent",
             "RasPi",
         ],
         None,

@@ -9,9 +9,10 @@ use std::time::Duration;
 use mcp_support::{call, err, ok, text, TestMesh};
 use serde_json::json;
 
-const TOOLS: [&str; 9] = [
+const TOOLS: [&str; 10] = [
     "list_computers",
     "list_sessions",
+    "list_projects",
     "start_session",
     "send_text",
     "send_keys",
@@ -296,7 +297,7 @@ async fn failures_are_tool_errors_with_cli_texts() {
         json!({"session": "MozBook/api", "until": "done"}),
     )
     .await;
-    assert!(e.contains("exit, idle, text:<regex>"), "{e}");
+    assert!(e.contains("exit, idle, waiting, text:<regex>"), "{e}");
     let e = err(
         &client,
         "wait_for",

@@ -395,8 +395,8 @@ impl Watcher {
                 a.signal_seen = pane.agent_signal.clone();
                 if let Some((state, _)) = parse_signal(&pane.agent_signal) {
                     if a.tracker.signal(state).is_some() {
-                        self.agent_changed(state, "reported by the agent's hook".into())
-                            .await;
+                        let detail = self.hook_detail(state).await;
+                        self.agent_changed(state, detail).await;
                     }
                 }
             }
@@ -491,6 +491,26 @@ impl Watcher {
         a.look_at = again;
         if let Some((state, line)) = change {
             self.agent_changed(state, line).await;
+        }
+    }
+
+    /// The `detail` of a state an agent's hook reported: for a question, the
+    /// line on screen that asks it (what a notification should quote), since
+    /// the hook itself does not say; otherwise where the state came from.
+    async fn hook_detail(&self, state: AgentState) -> String {
+        let from_hook = "reported by the agent's hook".to_string();
+        let Some(a) = &self.agent else {
+            return from_hook;
+        };
+        if state != AgentState::WaitingForInput {
+            return from_hook;
+        }
+        match self.shared.tmux.capture_screen(&self.name).await {
+            Ok(rows) => match a.profile.classify(&rows) {
+                Some((AgentState::WaitingForInput, line)) => line,
+                _ => from_hook,
+            },
+            Err(_) => from_hook,
         }
     }
 

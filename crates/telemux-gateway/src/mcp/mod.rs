@@ -1,16 +1,18 @@
 //! The MCP server: lets an AI agent on one computer drive sessions on every
 //! computer of the mesh, through the same [`Mesh`] client the CLI uses.
 //!
-//! * [`tools`] — the nine tools (names fixed by DESIGN.md §9) and their results.
+//! * [`tools`] — the tools (the nine of DESIGN.md §9, plus `list_projects`) and their results.
 //! * [`params`] — their JSON-Schema inputs and structured outputs.
 //! * [`output`] — bounding long output (head + tail) and rendering records.
 //! * [`page`] — `since` cursors and exact paging through new output.
 //! * [`wait`] — `wait_for` and progress notifications.
+//! * [`agent`] — agent sessions: where a wait on an agent's state starts, projects.
 //! * [`http`] — streamable HTTP with bearer-token auth; [`serve_stdio`] is stdio.
 //!
 //! Failures come back as MCP tool errors (`isError: true`) carrying exactly the
 //! text the CLI prints, so an agent gets the same "did you mean" suggestions.
 
+pub mod agent;
 pub mod http;
 pub mod output;
 pub mod page;
@@ -27,6 +29,8 @@ use thiserror::Error;
 use tokio_util::sync::CancellationToken;
 
 use crate::mesh::Mesh;
+
+use agent::InputMarks;
 
 pub use http::{serve_http, HttpOptions};
 
@@ -91,13 +95,20 @@ Typical flows:
 - Paging through output without re-reading: read_output returns a `cursor`; pass it back as `since` to get only newer output.
 - Ctrl-C, arrows, Escape: send_keys(session, [\"C-c\"]). Text always goes through send_text.
 - wait_for until: `exit` (the typed command finished, with its exit code), `idle` (no output for a quiet period), `text:<regex>` (a new output line matches). It reports which happened, or `timeout`.
-- Clean up sessions you started with kill_session when done.";
+- Clean up sessions you started with kill_session when done.
+
+AI coding agents (Claude Code, Codex, Gemini) and projects:
+- list_projects shows each computer's named project directories and the agent profiles it can start.
+- start_session(computer, agent=\"claude\", cwd=\"api\") starts an agent in a project (cwd may be a project name). list_sessions then shows agent_state: starting, working, waiting_for_input, idle, exited.
+- Give the agent a task: send_text(session, text) -> wait_for(session, until=\"idle\", since=<cursor from send_text>) -> read_output(session, last_turn=true) for its answer. For an agent, `idle` means it finished its turn (it also returns when the agent stops to ask something: happened=\"waiting\", with the question in agent_detail); until=\"waiting\" waits only for a question.
+- When it asks (waiting_for_input), read_output shows the choices; answer with send_text or send_keys (e.g. [\"Enter\"], [\"Escape\"]).";
 
 /// The MCP service: one per connection (stdio) or per HTTP session.
 #[derive(Clone)]
 pub struct McpServer {
     mesh: Mesh,
     settings: McpSettings,
+    marks: InputMarks,
     tool_router: ToolRouter<McpServer>,
 }
 
@@ -107,6 +118,7 @@ impl McpServer {
         McpServer {
             mesh,
             settings,
+            marks: InputMarks::default(),
             tool_router: Self::tool_router(),
         }
     }
@@ -128,6 +140,11 @@ impl McpServer {
     /// Its settings.
     pub fn settings(&self) -> &McpSettings {
         &self.settings
+    }
+
+    /// Where the last input to each session began (for agent waits).
+    pub fn marks(&self) -> &InputMarks {
+        &self.marks
     }
 }
 

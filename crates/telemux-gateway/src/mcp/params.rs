@@ -27,12 +27,15 @@ pub struct StartSessionParams {
     /// Session name, e.g. `api` (letters, digits, `_ . -`). Omit to get a free name like `s1`.
     #[serde(default)]
     pub name: Option<String>,
-    /// Working directory on that computer, e.g. `~/src/api`. Default: the home directory.
+    /// Working directory on that computer, e.g. `~/src/api`, or the name of one of its projects (see list_projects), e.g. `api`. Default: the home directory.
     #[serde(default)]
     pub cwd: Option<String>,
     /// A program to run instead of the login shell, as one shell command line, e.g. `python3 -q`. Omit for an interactive shell (recommended: exit codes of typed commands are then reported).
     #[serde(default)]
     pub command: Option<String>,
+    /// Start an AI coding agent in the session instead of a shell: the name of an agent profile on that computer, e.g. `claude`, `codex` or `gemini` (list_projects shows each computer's profiles). Its state (working, waiting_for_input, idle) then shows in list_sessions, wait_for understands until=`idle`/`waiting` as the agent's own states, and read_output last_turn=true returns its last answer.
+    #[serde(default)]
+    pub agent: Option<String>,
 }
 
 /// Input of `send_text`.
@@ -74,6 +77,9 @@ pub struct ReadOutputParams {
     /// Return raw terminal bytes with ANSI escapes instead of rendered text (default false).
     #[serde(default)]
     pub raw: bool,
+    /// Agent sessions only: return just the agent's last answer as plain text (the reply to the last prompt, without the screen's boxes, spinner and input line). Not combined with `since`.
+    #[serde(default)]
+    pub last_turn: bool,
 }
 
 /// Input of `run_command`.
@@ -96,17 +102,25 @@ pub struct RunCommandParams {
 pub struct WaitForParams {
     /// Session address `COMPUTER/SESSION`, e.g. `MozBook/api`.
     pub session: String,
-    /// What to wait for: `exit` (the command typed into the shell finishes, or the session's program ends), `idle` (no new output for a quiet period, default 2 s), or `text:<regex>` (a line of new output matches the regex, e.g. `text:Listening on port \d+` or `text:\$ $` for a shell prompt).
+    /// What to wait for: `exit` (the command typed into the shell finishes, or the session's program ends), `idle` (no new output for a quiet period, default 2 s; for an agent session: the agent finished its turn, or stopped to ask something), `waiting` (agent sessions only: the agent asks the user something), or `text:<regex>` (a line of new output matches the regex, e.g. `text:Listening on port \d+` or `text:\$ $` for a shell prompt).
     pub until: String,
     /// Give up after this many seconds (default 30; the server caps it). A timeout is reported as `happened: "timeout"`, not as an error.
     #[serde(default)]
     pub timeout_s: Option<u64>,
-    /// A `cursor` from an earlier call, usually the one send_text returned: output and exits after it count, so a command that finished before wait_for started is not missed. Omit to wait for what happens from now on.
+    /// A `cursor` from an earlier call, usually the one send_text returned: output, exits and agent state changes after it count, so a command (or an agent's turn) that finished before wait_for started is not missed. Omit to wait for what happens from now on (for an agent session: from the last input sent through this server, see the tool description).
     #[serde(default)]
     pub since: Option<String>,
     /// For `idle`: the quiet period in milliseconds (default from the server configuration, usually 2000).
     #[serde(default)]
     pub quiet_ms: Option<u64>,
+}
+
+/// Input of `list_projects`.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+pub struct ListProjectsParams {
+    /// Only this computer, e.g. `MozBook` (case-insensitive). Omit for every computer.
+    #[serde(default)]
+    pub computer: Option<String>,
 }
 
 /// Input of `kill_session`.
@@ -133,6 +147,8 @@ pub struct ComputerOut {
     pub os: String,
     /// telemux version of its node.
     pub version: String,
+    /// Agent profiles it can start (start_session `agent`), e.g. `["claude", "codex", "gemini"]`.
+    pub agents: Vec<String>,
 }
 
 /// Result of `list_computers`.
@@ -163,6 +179,15 @@ pub struct SessionOut {
     pub created_ms: u64,
     /// Last output, ms since the Unix epoch.
     pub last_activity_ms: u64,
+    /// Agent profile the session runs (`claude`, ...); absent for plain sessions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agent: Option<String>,
+    /// The agent's state: `starting`, `working`, `waiting_for_input` (it asks you something), `idle` (its turn is over) or `exited`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agent_state: Option<String>,
+    /// Since when the agent is in `agent_state`, ms since the Unix epoch (its computer's clock).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agent_since_ms: Option<u64>,
 }
 
 /// Result of `list_sessions`.
@@ -243,7 +268,7 @@ pub struct RunOut {
 pub struct WaitOut {
     /// Canonical address of the session.
     pub session: String,
-    /// What ended the wait: `command_finished`, `session_exited`, `session_closed`, `idle`, `text` or `timeout`.
+    /// What ended the wait: `command_finished`, `session_exited`, `session_closed`, `idle` (quiet, or an agent finished its turn), `waiting` (an agent asks something), `text` or `timeout`.
     pub happened: String,
     /// For `command_finished`: the command's exit code. For `session_exited`: the program's exit status.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -259,4 +284,42 @@ pub struct WaitOut {
     pub waited_s: f64,
     /// Pass as `since` to read_output or wait_for to continue after this point.
     pub cursor: String,
+    /// For an agent wait (`idle`/`waiting` on an agent session): the state it ended in, `idle` or `waiting_for_input`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agent_state: Option<String>,
+    /// For an agent wait: what showed the state, e.g. the question the agent asks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agent_detail: Option<String>,
+    /// For an agent wait: true when the agent was already in that state and nothing was awaited.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub already: Option<bool>,
+}
+
+/// A named directory on a computer.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ProjectOut {
+    /// Short name, usable as start_session `cwd`, e.g. `api`.
+    pub name: String,
+    /// The directory it stands for, e.g. `~/apps/api`.
+    pub dir: String,
+}
+
+/// The projects and agent profiles of one computer.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ComputerProjectsOut {
+    /// Computer name, e.g. `MozBook`.
+    pub computer: String,
+    /// Whether its node answers now (sessions can only start on online computers).
+    pub online: bool,
+    /// Its projects (`[projects]` in its config), sorted by name.
+    pub projects: Vec<ProjectOut>,
+    /// Agent profiles it can start (start_session `agent`).
+    pub agents: Vec<String>,
+}
+
+/// Result of `list_projects`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ProjectsOut {
+    /// One entry per computer.
+    pub computers: Vec<ComputerProjectsOut>,
 }

@@ -1,4 +1,5 @@
-//! The nine MCP tools (DESIGN.md §9). Each handler calls [`Mesh`] and returns
+//! The MCP tools (DESIGN.md §9, plus `list_projects` for agent sessions).
+//! Each handler calls [`Mesh`] and returns
 //! structured content plus a readable text rendering; a [`MeshError`] becomes
 //! a tool error (`isError: true`) whose text is exactly what the CLI prints.
 
@@ -13,6 +14,7 @@ use serde::Serialize;
 use telemux_bus::{ComputerStatus, Cursor, OutputReader};
 use telemux_proto::{ComputerName, SessionInfo, SessionName, SessionState};
 
+use super::agent::{self, WaitPlan};
 use super::output::bound_default;
 use super::page::{read_page, Since};
 use super::params::*;
@@ -70,6 +72,7 @@ fn computer_out(c: &ComputerStatus) -> ComputerOut {
         sessions: c.info.sessions,
         os: c.info.os.clone(),
         version: c.info.version.clone(),
+        agents: c.info.agents.clone(),
     }
 }
 
@@ -87,6 +90,9 @@ fn session_out(s: &SessionInfo) -> SessionOut {
         exit_status: s.exit_status,
         created_ms: s.created_ms,
         last_activity_ms: s.last_activity_ms,
+        agent: s.agent.clone(),
+        agent_state: s.agent_state.map(|a| a.as_str().to_string()),
+        agent_since_ms: s.agent_since_ms,
     }
 }
 
@@ -101,7 +107,11 @@ fn timeout_of(asked: Option<u64>, default: Duration, max: Duration) -> Duration 
 impl McpServer {
     /// The output stream's newest id now (`0-0` when empty): a cursor from
     /// which everything that happens next can be read.
-    async fn stream_end(&self, c: &ComputerName, s: &SessionName) -> Result<String, MeshError> {
+    pub(crate) async fn stream_end(
+        &self,
+        c: &ComputerName,
+        s: &SessionName,
+    ) -> Result<String, MeshError> {
         match self.mesh.bus().last_output(c, s).await {
             Ok(Some((id, _))) => Ok(id),
             Ok(None) => Ok("0-0".into()),
@@ -160,7 +170,7 @@ impl McpServer {
     /// Lists sessions.
     #[tool(
         name = "list_sessions",
-        description = "List terminal sessions, on one computer or on every online computer: address (`MozBook/api`), program in the foreground, working directory, running/exited. Use it to find a session to read from or type into.",
+        description = "List terminal sessions, on one computer or on every online computer: address (`MozBook/api`), program in the foreground, working directory, running/exited, and for AI agent sessions the agent and its state (working, waiting_for_input, idle). Use it to find a session to read from or type into.",
         output_schema = schema_for_output::<SessionsOut>(),
         annotations(read_only_hint = true, open_world_hint = false)
     )]
@@ -184,7 +194,12 @@ impl McpServer {
                                 Some(c) if s.state == "exited" => format!("exited {c}"),
                                 _ => s.state.clone(),
                             };
-                            format!("{}  {}  {}  {}", s.session, state, s.command, s.cwd)
+                            let agent = match (&s.agent, &s.agent_state) {
+                                (Some(a), Some(st)) => format!("  agent {a}: {st}"),
+                                (Some(a), None) => format!("  agent {a}"),
+                                _ => String::new(),
+                            };
+                            format!("{}  {}  {}  {}{agent}", s.session, state, s.command, s.cwd)
                         })
                         .collect::<Vec<_>>()
                         .join("\n")
@@ -195,10 +210,30 @@ impl McpServer {
         )
     }
 
+    /// Lists projects and agent profiles.
+    #[tool(
+        name = "list_projects",
+        description = "List the named project directories of each computer (`[projects]` in its config), whether the computer is online, and the AI agent profiles it can start (e.g. claude, codex, gemini). A project name works as start_session `cwd`, so start_session(computer=\"MozBook\", agent=\"claude\", cwd=\"api\") starts Claude Code in MozBook's api project.",
+        output_schema = schema_for_output::<ProjectsOut>(),
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    pub async fn list_projects(
+        &self,
+        Parameters(p): Parameters<ListProjectsParams>,
+    ) -> Result<CallToolResult, McpError> {
+        finish(
+            async {
+                let (out, text) = agent::projects(self, p.computer.as_deref()).await?;
+                encode(&out, text)
+            }
+            .await,
+        )
+    }
+
     /// Starts a session.
     #[tool(
         name = "start_session",
-        description = "Start a new terminal session (a shell, or a program) on a computer and return its address, e.g. `MozBook/s1`. Use it for long-running or interactive work (servers, REPLs, editors); for a single command with an exit code prefer run_command. Then use send_text, wait_for and read_output with the returned address.",
+        description = "Start a new terminal session (a shell, a program, or an AI coding agent) on a computer and return its address, e.g. `MozBook/s1`. Use it for long-running or interactive work (servers, REPLs, editors); for a single command with an exit code prefer run_command. With `agent` (e.g. \"claude\") it starts that agent profile, and `cwd` may be a project name from list_projects (e.g. \"api\"). Then use send_text, wait_for and read_output with the returned address.",
         output_schema = schema_for_output::<StartedOut>(),
         annotations(read_only_hint = false, destructive_hint = false, open_world_hint = false)
     )]
@@ -225,7 +260,12 @@ impl McpServer {
                     .map(|c| vec![c.clone()]);
                 let created = self
                     .mesh
-                    .new_session(&target, p.cwd.clone(), command, None)
+                    .new_session(
+                        &target,
+                        p.cwd.clone(),
+                        command,
+                        p.agent.clone().filter(|a| !a.trim().is_empty()),
+                    )
                     .await?;
                 let out = StartedOut {
                     session: format!("{}/{}", created.computer, created.session),
@@ -233,10 +273,11 @@ impl McpServer {
                     name: created.session.to_string(),
                     cursor: created.cursor.clone(),
                 };
-                let text = format!(
-                    "started {} (cursor {} reads it from its start)",
-                    out.session, out.cursor
-                );
+                let what = match p.agent.as_deref().filter(|a| !a.trim().is_empty()) {
+                    Some(a) => format!("started agent {a} in {}", out.session),
+                    None => format!("started {}", out.session),
+                };
+                let text = format!("{what} (cursor {} reads it from its start)", out.cursor);
                 encode(&out, text)
             }
             .await,
@@ -260,6 +301,7 @@ impl McpServer {
                 let addr = format!("{c}/{s}");
                 let cursor = self.stream_end(&c, &s).await?;
                 self.mesh.send_text(&addr, &p.text, p.enter).await?;
+                self.marks.note(&c, &s, &cursor);
                 let out = DoneOut {
                     ok: true,
                     session: addr.clone(),
@@ -298,6 +340,7 @@ impl McpServer {
                 let addr = format!("{c}/{s}");
                 let cursor = self.stream_end(&c, &s).await?;
                 self.mesh.send_keys(&addr, &p.keys).await?;
+                self.marks.note(&c, &s, &cursor);
                 let out = DoneOut {
                     ok: true,
                     session: addr.clone(),
@@ -318,7 +361,7 @@ impl McpServer {
     /// Reads output.
     #[tool(
         name = "read_output",
-        description = "Read a session's output. Without `since`: the current screen plus `lines` of scrollback (default 100), as rendered text. With `since` (a cursor from an earlier call): only the output produced after it, oldest first, with notes like `[telemux: command finished: exit code 1, 20 ms]`; page on by passing the returned `cursor` as the next `since` while `more` is true. `raw` returns terminal bytes with escapes.",
+        description = "Read a session's output. Without `since`: the current screen plus `lines` of scrollback (default 100), as rendered text. With `since` (a cursor from an earlier call): only the output produced after it, oldest first, with notes like `[telemux: command finished: exit code 1, 20 ms]`; page on by passing the returned `cursor` as the next `since` while `more` is true. `raw` returns terminal bytes with escapes. For an AI agent session, last_turn=true returns only the agent's last answer as plain text.",
         output_schema = schema_for_output::<ReadOut>(),
         annotations(read_only_hint = true, open_world_hint = false)
     )]
@@ -328,9 +371,32 @@ impl McpServer {
     ) -> Result<CallToolResult, McpError> {
         finish(
             async {
+                if p.last_turn && (p.since.is_some() || p.raw) {
+                    return Err(MeshError::BadInput(
+                        "last_turn returns the agent's last answer as text; it cannot be combined with since or raw".into(),
+                    ));
+                }
                 let (c, s) = self.mesh.resolve_session(&p.session).await?;
                 let addr = format!("{c}/{s}");
                 let out = match &p.since {
+                    None if p.last_turn => {
+                        let cursor = self.stream_end(&c, &s).await?;
+                        let text = self.mesh.read_last_turn(&addr).await?;
+                        let b = bound_default(&text);
+                        ReadOut {
+                            session: addr.clone(),
+                            text: if b.text.trim().is_empty() {
+                                "(the agent has not answered anything yet)".into()
+                            } else {
+                                b.text
+                            },
+                            cursor,
+                            more: false,
+                            command_exit_code: None,
+                            session_exit_status: None,
+                            lines_omitted: b.omitted,
+                        }
+                    }
                     Some(since) => {
                         let since = Since::parse(since)?;
                         let lines = p.lines.unwrap_or(DEFAULT_PAGE_LINES) as usize;
@@ -464,7 +530,7 @@ impl McpServer {
     /// Waits for exit, idle or text.
     #[tool(
         name = "wait_for",
-        description = "Block until something happens in a session, then say what: until=\"exit\" waits for the command typed into the shell to finish (returns its exit code) or the session's program to end; until=\"idle\" waits until no new output arrives for a quiet period (default 2 s); until=\"text:<regex>\" waits until a new output line matches, e.g. `text:Listening on`. Stops after timeout_s (default 30) with happened=\"timeout\". Pass `since` = the cursor send_text returned so a fast command is not missed. Returns the output seen while waiting and a cursor. Sends progress notifications when the client asks for them.",
+        description = "Block until something happens in a session, then say what: until=\"exit\" waits for the command typed into the shell to finish (returns its exit code) or the session's program to end; until=\"idle\" waits until no new output arrives for a quiet period (default 2 s); until=\"text:<regex>\" waits until a new output line matches, e.g. `text:Listening on`. Stops after timeout_s (default 30) with happened=\"timeout\". Pass `since` = the cursor send_text returned so a fast command is not missed. Returns the output seen while waiting and a cursor. Sends progress notifications when the client asks for them.\n\nAI agent sessions (started with start_session agent=...): until=\"idle\" waits until the agent finished its turn (agent_state idle) or stops to ask something (happened=\"waiting\", the question in agent_detail); until=\"waiting\" waits only for a question (waiting_for_input). Only a state change AFTER the start point counts, so send_text followed by wait_for idle never returns on the idle state from before the prompt. The start point is `since`, else the moment before the last send_text/send_keys this server sent to the session, else now; only in that last case does an agent already in the wanted state return at once (already=true). If no state change follows the start point and the screen stays still for 5 s while the agent is in the wanted state, the input started no turn and the wait ends (already=true). until=\"waiting\" on a session without an agent is an error.",
         output_schema = schema_for_output::<WaitOut>(),
         annotations(read_only_hint = true, open_world_hint = false)
     )]
@@ -480,10 +546,7 @@ impl McpServer {
                     .map(Duration::from_millis)
                     .unwrap_or(self.settings.idle);
                 let until = Until::parse(&p.until, quiet)?;
-                let from = match &p.since {
-                    Some(since) => Cursor::After(Since::parse(since)?.after),
-                    None => Cursor::End,
-                };
+                let since = p.since.as_deref().map(Since::parse).transpose()?;
                 let timeout = timeout_of(
                     p.timeout_s,
                     self.settings.default_wait_timeout,
@@ -496,8 +559,23 @@ impl McpServer {
                     timeout,
                     format!("waiting for {} on {addr}", p.until.trim()),
                 );
-                let w = wait::wait(&self.mesh, &c, &s, from, &until, timeout, progress, &ctx.ct)
-                    .await?;
+                let w = match agent::plan_wait(self, &c, &s, until, since).await? {
+                    WaitPlan::Follow { until, from } => {
+                        wait::wait(&self.mesh, &c, &s, from, &until, timeout, progress, &ctx.ct)
+                            .await?
+                    }
+                    WaitPlan::Already { state, cursor } => wait::Waited {
+                        happened: Happened::Agent {
+                            state,
+                            detail: format!("already {state} when the wait began"),
+                            already: true,
+                        },
+                        // What the agent shows now: the answer, or its question.
+                        output: self.mesh.read(&addr, 0, false).await?,
+                        cursor,
+                        waited: Duration::ZERO,
+                    },
+                };
                 let b = bound_default(&w.output);
                 let (exit_code, matched) = match &w.happened {
                     Happened::CommandFinished(code) | Happened::SessionExited(code) => {
@@ -505,6 +583,18 @@ impl McpServer {
                     }
                     Happened::Text(line) => (None, Some(line.clone())),
                     _ => (None, None),
+                };
+                let (agent_state, agent_detail, already) = match &w.happened {
+                    Happened::Agent {
+                        state,
+                        detail,
+                        already,
+                    } => (
+                        Some(state.as_str().to_string()),
+                        Some(detail.clone()),
+                        Some(*already),
+                    ),
+                    _ => (None, None, None),
                 };
                 let out = WaitOut {
                     session: addr.clone(),
@@ -515,6 +605,9 @@ impl McpServer {
                     lines_omitted: b.omitted,
                     waited_s: (w.waited.as_millis() as f64) / 1000.0,
                     cursor: w.cursor.clone(),
+                    agent_state,
+                    agent_detail,
+                    already,
                 };
                 let secs = format!("{:.1} s", out.waited_s);
                 let head = match &w.happened {
@@ -532,6 +625,23 @@ impl McpServer {
                         quiet.as_millis()
                     ),
                     Happened::Text(line) => format!("matched after {secs}: {line}"),
+                    Happened::Agent {
+                        state: telemux_proto::AgentState::WaitingForInput,
+                        detail,
+                        ..
+                    } => format!(
+                        "the agent in {addr} is waiting for your input ({secs}): {detail}\nAnswer with send_text or send_keys; read_output shows the choices."
+                    ),
+                    Happened::Agent {
+                        already: true,
+                        detail,
+                        ..
+                    } => format!(
+                        "the agent in {addr} is idle: {detail}; read its answer with read_output last_turn=true"
+                    ),
+                    Happened::Agent { .. } => format!(
+                        "the agent in {addr} finished its turn after {secs}; read its answer with read_output last_turn=true"
+                    ),
                     Happened::Timeout => format!(
                         "timeout: nothing matching until={} within {} s",
                         p.until.trim(),

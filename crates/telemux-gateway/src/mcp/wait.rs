@@ -5,6 +5,10 @@
 //! "Idle" is measured with this process's clock from the start of the wait or
 //! the last output record seen, never with the node's timestamps: computers'
 //! clocks disagree, ours only has to agree with itself.
+//!
+//! For an agent session, `idle` and `waiting` are the agent's own states,
+//! read as `agent_state` records from the stream (see [`super::agent`] for
+//! where the wait starts, which is what makes send-then-wait race-free).
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -14,7 +18,7 @@ use rmcp::model::{ProgressNotificationParam, ProgressToken};
 use rmcp::service::RequestContext;
 use rmcp::{Peer, RoleServer};
 use telemux_bus::{Cursor, OutputReader};
-use telemux_proto::{ComputerName, OutputEvent, SessionName};
+use telemux_proto::{AgentState, ComputerName, OutputEvent, OutputRecord, SessionName};
 use tokio_util::sync::CancellationToken;
 
 use super::output::Rendered;
@@ -36,6 +40,34 @@ pub enum Until {
     Idle(Duration),
     /// A line of new output (or the unfinished last line) matching.
     Text(Regex),
+    /// `waiting` as asked; only meaningful for an agent session, where the
+    /// tool turns it into [`Until::Agent`].
+    Waiting,
+    /// An agent session's own state.
+    Agent(AgentWait),
+}
+
+/// Which agent state ends the wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AgentGoal {
+    /// The agent finished its turn, or stopped to ask (it cannot finish
+    /// without an answer, so waiting on would only time out).
+    Idle,
+    /// The agent asks the user something.
+    Waiting,
+}
+
+/// A wait on an agent session's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AgentWait {
+    /// What ends it.
+    pub goal: AgentGoal,
+    /// The agent's state when the wait began (from its session listing).
+    pub current: Option<AgentState>,
+    /// If no state change follows the start point and the screen stays
+    /// still this long while `current` is already the goal, the input did
+    /// not start a turn (an empty prompt, a key the agent ignored): end.
+    pub grace: Duration,
 }
 
 impl Until {
@@ -48,6 +80,9 @@ impl Until {
         if t.eq_ignore_ascii_case("idle") {
             return Ok(Until::Idle(quiet));
         }
+        if t.eq_ignore_ascii_case("waiting") {
+            return Ok(Until::Waiting);
+        }
         if let Some(re) = s.strip_prefix("text:") {
             if re.is_empty() {
                 return Err(MeshError::BadInput(
@@ -59,8 +94,29 @@ impl Until {
             });
         }
         Err(MeshError::BadInput(format!(
-            "until '{s}' is not one of: exit, idle, text:<regex> (e.g. text:\\$ $)"
+            "until '{s}' is not one of: exit, idle, waiting, text:<regex> (e.g. text:\\$ $)"
         )))
+    }
+}
+
+impl AgentGoal {
+    /// Whether the agent entering `state` reaches this goal.
+    pub fn reached_by(self, state: AgentState) -> bool {
+        match self {
+            AgentGoal::Waiting => state == AgentState::WaitingForInput,
+            AgentGoal::Idle => matches!(state, AgentState::Idle | AgentState::WaitingForInput),
+        }
+    }
+}
+
+impl Until {
+    /// Whether the agent entering `state` ends this wait.
+    pub fn wants_agent(&self, state: AgentState) -> bool {
+        match self {
+            Until::Waiting => state == AgentState::WaitingForInput,
+            Until::Agent(a) => a.goal.reached_by(state),
+            _ => false,
+        }
     }
 }
 
@@ -77,6 +133,16 @@ pub enum Happened {
     Idle,
     /// This line matched the regex.
     Text(String),
+    /// An agent entered this state (`detail`: what showed it, e.g. the
+    /// question it asks); `already` when it was in it when the wait began.
+    Agent {
+        /// The state.
+        state: AgentState,
+        /// The record's detail.
+        detail: String,
+        /// It was already in that state; nothing was awaited.
+        already: bool,
+    },
     /// The timeout passed first.
     Timeout,
 }
@@ -90,6 +156,10 @@ impl Happened {
             Happened::SessionClosed(_) => "session_closed",
             Happened::Idle => "idle",
             Happened::Text(_) => "text",
+            Happened::Agent { state, .. } => match state {
+                AgentState::WaitingForInput => "waiting",
+                _ => "idle",
+            },
             Happened::Timeout => "timeout",
         }
     }
@@ -186,21 +256,56 @@ pub async fn wait(
     let mut seen = Rendered::default();
     let mut last_activity = start;
     let mut next_progress = start + PROGRESS_EVERY;
-    let done = |happened: Happened, seen: &Rendered, reader: &OutputReader| Waited {
-        happened,
-        output: seen.full_text(),
-        cursor: reader.cursor(),
-        waited: start.elapsed(),
+    // The agent's state as far as this wait knows (listing, then records).
+    let mut agent_now = match until {
+        Until::Agent(a) => a.current,
+        _ => None,
+    };
+    // An agent redraws its screen many times a second while it works; a
+    // model needs the screen it ended on, not every spinner frame before.
+    let compact = matches!(until, Until::Agent(_));
+    let mut last_frame: Option<OutputRecord> = None;
+    let done = |happened: Happened,
+                seen: &Rendered,
+                last_frame: &Option<OutputRecord>,
+                reader: &OutputReader| {
+        let output = match last_frame {
+            Some(f) => {
+                let mut r = seen.clone();
+                r.push(f, false);
+                r.full_text()
+            }
+            None => seen.full_text(),
+        };
+        Waited {
+            happened,
+            output,
+            cursor: reader.cursor(),
+            waited: start.elapsed(),
+        }
     };
     loop {
         let now = Instant::now();
         if let Until::Idle(quiet) = until {
             if now.duration_since(last_activity) >= *quiet {
-                return Ok(done(Happened::Idle, &seen, &reader));
+                return Ok(done(Happened::Idle, &seen, &last_frame, &reader));
+            }
+        }
+        if let (Until::Agent(a), Some(state)) = (until, agent_now) {
+            if a.goal.reached_by(state) && now.duration_since(last_activity) >= a.grace {
+                let happened = Happened::Agent {
+                    state,
+                    detail: format!(
+                        "no state change after the start point and the screen was still for {} s: the input did not start a turn",
+                        a.grace.as_secs()
+                    ),
+                    already: true,
+                };
+                return Ok(done(happened, &seen, &last_frame, &reader));
             }
         }
         if now >= deadline {
-            return Ok(done(Happened::Timeout, &seen, &reader));
+            return Ok(done(Happened::Timeout, &seen, &last_frame, &reader));
         }
         if let Some(p) = &progress {
             if now >= next_progress {
@@ -211,6 +316,9 @@ pub async fn wait(
         let mut block = deadline.saturating_duration_since(now).min(POLL);
         if let Until::Idle(quiet) = until {
             block = block.min((last_activity + *quiet).saturating_duration_since(now));
+        }
+        if let Until::Agent(a) = until {
+            block = block.min((last_activity + a.grace).saturating_duration_since(now));
         }
         let batch = tokio::select! {
             _ = cancel.cancelled() => {
@@ -225,7 +333,14 @@ pub async fn wait(
         }
         for (_, rec) in batch.entries {
             let Ok(rec) = rec else { continue };
-            seen.push(&rec, false);
+            if compact && matches!(rec.event, OutputEvent::Frame { .. }) {
+                last_frame = Some(rec.clone());
+            } else {
+                if let Some(f) = last_frame.take() {
+                    seen.push(&f, false);
+                }
+                seen.push(&rec, false);
+            }
             match &rec.event {
                 OutputEvent::Lines { lines, partial, .. } => {
                     last_activity = Instant::now();
@@ -236,7 +351,7 @@ pub async fn wait(
                             .find(|l| re.is_match(l));
                         if let Some(line) = hit {
                             let line = line.clone();
-                            return Ok(done(Happened::Text(line), &seen, &reader));
+                            return Ok(done(Happened::Text(line), &seen, &last_frame, &reader));
                         }
                     }
                 }
@@ -245,25 +360,51 @@ pub async fn wait(
                     if let Until::Text(re) = until {
                         if let Some(row) = rows.iter().find(|r| re.is_match(r)) {
                             let row = row.clone();
-                            return Ok(done(Happened::Text(row), &seen, &reader));
+                            return Ok(done(Happened::Text(row), &seen, &last_frame, &reader));
                         }
                     }
                 }
                 OutputEvent::CommandFinished { exit_code, .. } => {
                     if matches!(until, Until::Exit) {
                         let code = *exit_code;
-                        return Ok(done(Happened::CommandFinished(code), &seen, &reader));
+                        return Ok(done(
+                            Happened::CommandFinished(code),
+                            &seen,
+                            &last_frame,
+                            &reader,
+                        ));
                     }
                 }
                 OutputEvent::SessionExited { exit_status, .. } => {
                     let code = *exit_status;
-                    return Ok(done(Happened::SessionExited(code), &seen, &reader));
+                    return Ok(done(
+                        Happened::SessionExited(code),
+                        &seen,
+                        &last_frame,
+                        &reader,
+                    ));
                 }
                 OutputEvent::SessionClosed { reason } => {
                     let reason = reason.clone();
-                    return Ok(done(Happened::SessionClosed(reason), &seen, &reader));
+                    return Ok(done(
+                        Happened::SessionClosed(reason),
+                        &seen,
+                        &last_frame,
+                        &reader,
+                    ));
                 }
-                OutputEvent::Gap { .. } | OutputEvent::AgentState { .. } => {}
+                OutputEvent::AgentState { state, detail } => {
+                    agent_now = Some(*state);
+                    if until.wants_agent(*state) {
+                        let happened = Happened::Agent {
+                            state: *state,
+                            detail: detail.clone(),
+                            already: false,
+                        };
+                        return Ok(done(happened, &seen, &last_frame, &reader));
+                    }
+                }
+                OutputEvent::Gap { .. } => {}
             }
         }
     }
@@ -285,6 +426,26 @@ mod tests {
         let bad = Until::parse("text:(", q).unwrap_err().to_string();
         assert!(bad.contains("not a valid regex"), "{bad}");
         let bad = Until::parse("done", q).unwrap_err().to_string();
-        assert!(bad.contains("exit, idle, text:<regex>"), "{bad}");
+        assert!(bad.contains("exit, idle, waiting, text:<regex>"), "{bad}");
+        assert!(matches!(Until::parse("Waiting", q), Ok(Until::Waiting)));
+    }
+
+    #[test]
+    fn agent_waits_end_on_the_right_states() {
+        use AgentState::*;
+        let idle = Until::Agent(AgentWait {
+            goal: AgentGoal::Idle,
+            current: None,
+            grace: Duration::from_secs(5),
+        });
+        assert!(idle.wants_agent(Idle));
+        assert!(idle.wants_agent(WaitingForInput));
+        assert!(!idle.wants_agent(Working));
+        assert!(!idle.wants_agent(Starting));
+        assert!(Until::Waiting.wants_agent(WaitingForInput));
+        assert!(AgentGoal::Waiting.reached_by(WaitingForInput));
+        assert!(!AgentGoal::Waiting.reached_by(Idle));
+        assert!(!Until::Waiting.wants_agent(Idle));
+        assert!(!Until::Idle(Duration::from_secs(1)).wants_agent(Idle));
     }
 }

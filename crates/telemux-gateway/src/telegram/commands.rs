@@ -17,6 +17,7 @@ use frankenstein::{
 use telemux_proto::{OutputEvent, SessionAddr};
 
 use super::{
+    agents,
     html::escape,
     live::{exit_footer, Live},
     poller::Bot,
@@ -50,6 +51,8 @@ pub fn help() -> String {
         "/computers — computers, online or not",
         "/sessions [computer] — sessions; each gets a topic",
         "/new computer[/name] [dir] [-- command] — start a session",
+        "/claude computer[/name] [dir] — start Claude Code (also /codex, /gemini, /agent name computer [dir]); dir may be a project",
+        "/projects [computer] — named project directories and agent profiles",
         "/run computer command — run it, show output and exit code",
         "/keys key... — press keys: C-c Enter Escape Up Down Tab ...",
         "/cancel — Ctrl-C",
@@ -57,6 +60,7 @@ pub fn help() -> String {
         "/output — the whole scrollback as a file",
         "",
         "In a session's topic, anything you type is sent to it followed by Enter; /keys, /cancel, /kill and /output act on it. Elsewhere give the session first: /kill MozBook/api.",
+        "An agent's topic shows its state under the live message, and a new message (so your phone buzzes) when it asks you something or finishes its turn.",
     ]
     .join("\n")
 }
@@ -151,6 +155,17 @@ async fn command(
             reply(bot, here, sessions(bot, arg).await?);
         }
         "new" => new_session(bot, here, args).await?,
+        "agent" => {
+            let (name, rest) = args.split_once(char::is_whitespace).unwrap_or((args, ""));
+            agents::start(bot, here, name, rest.trim()).await?;
+        }
+        shortcut if agents::SHORTCUTS.contains(&shortcut) => {
+            agents::start(bot, here, shortcut, args).await?;
+        }
+        "projects" => {
+            let arg = (!args.is_empty()).then_some(args);
+            reply(bot, here, agents::projects(bot, arg).await?);
+        }
         "run" => {
             let (computer, command) = args
                 .split_once(char::is_whitespace)
@@ -250,11 +265,15 @@ async fn sessions(bot: &Arc<Bot>, computer: Option<&str>) -> Result<String, Stri
                 tracing::warn!(computer = %c, session = %session, error = %e, "no topic for session");
             }
         }
-        let state = match (s.state, s.exit_status) {
+        let mut state = match (s.state, s.exit_status) {
             (telemux_proto::SessionState::Exited, Some(code)) => format!("exited {code}"),
             (telemux_proto::SessionState::Exited, None) => "exited".into(),
             _ => "running".into(),
         };
+        if let Some(a) = &s.agent {
+            let st = s.agent_state.map(|a| a.as_str()).unwrap_or("unknown");
+            state.push_str(&format!(" · 🤖 {}: {st}", escape(a)));
+        }
         lines.push(format!(
             "<b>{}</b> — {} · {} · {}",
             escape(&addr),
@@ -296,6 +315,17 @@ async fn new_session(bot: &Arc<Bot>, here: Here, args: &str) -> Result<(), Strin
         .new_session(target, dir, command.map(|c| vec![c]), None)
         .await
         .map_err(|e| e.to_string())?;
+    announce(bot, here, created, "").await;
+    Ok(())
+}
+
+/// Gives a new session its topic and says so: "Started {what}addr — its topic is …".
+pub(crate) async fn announce(
+    bot: &Arc<Bot>,
+    here: Here,
+    created: crate::mesh::Created,
+    what: &str,
+) {
     let addr = format!("{}/{}", created.computer, created.session);
     let topic = topics::ensure_topic(
         bot,
@@ -314,9 +344,8 @@ async fn new_session(bot: &Arc<Bot>, here: Here, args: &str) -> Result<(), Strin
     reply(
         bot,
         here,
-        format!("Started <b>{}</b>{note}.", escape(&addr)),
+        format!("Started {}<b>{}</b>{note}.", escape(what), escape(&addr)),
     );
-    Ok(())
 }
 
 async fn run(bot: &Arc<Bot>, here: Here, computer: String, command: String) {

@@ -10,6 +10,9 @@
 //! screen frame replaces the content of its segment. `CommandFinished` puts
 //! ✅/❌, the code and the duration under the segment and ends the turn.
 //!
+//! An agent session's state (`agent_state` records) is a status line under
+//! the active message, edited as the state changes.
+//!
 //! Each segment remembers what was last delivered, so the sender only acts on
 //! segments whose rendering changed, and memory is bounded: at most
 //! [`MAX_QUEUED`] segments wait, older never-sent ones are dropped (counted in
@@ -18,7 +21,7 @@
 use std::collections::VecDeque;
 
 use serde::{Deserialize, Serialize};
-use telemux_proto::OutputEvent;
+use telemux_proto::{AgentState, OutputEvent};
 
 use super::html::{clean, escape, split_utf16, utf16_len};
 
@@ -30,8 +33,10 @@ pub const MAX_SEGMENTS_PER_TURN: usize = 4;
 pub const MAX_QUEUED: usize = 8;
 /// Longest unfinished line kept (the end of it).
 const MAX_PARTIAL: usize = 1000;
-/// Room kept for header and footer lines.
-const RESERVE: usize = 160;
+/// Room kept for header, status and footer lines.
+const RESERVE: usize = 360;
+/// Longest agent detail (a question) shown in the status line.
+const MAX_DETAIL: usize = 180;
 
 /// One Telegram message of a live slot.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -49,6 +54,9 @@ pub struct Segment {
     footer: Option<String>,
     /// Prebuilt HTML (command replies) instead of `<pre>` output.
     raw_html: Option<String>,
+    /// An agent session's state line, shown under the output.
+    #[serde(default)]
+    status: Option<String>,
     /// No more content will be added.
     pub frozen: bool,
     /// Telegram refused the HTML: send plain text.
@@ -75,7 +83,14 @@ impl Rendered {
 }
 
 impl Segment {
+    /// Whether it holds anything to show.
     fn has_content(&self) -> bool {
+        self.has_output() || self.status.is_some()
+    }
+
+    /// Whether it holds output or notes (a status line alone is not output:
+    /// the first screen may take its place).
+    fn has_output(&self) -> bool {
         !self.lines.is_empty()
             || self.frame.is_some()
             || self.footer.is_some()
@@ -133,12 +148,19 @@ impl Segment {
             };
         }
         let body = self.body();
-        let text = match (&self.footer, self.plain) {
-            (Some(f), false) => format!("<pre>{}</pre>\n{}", escape(&body), escape(f)),
-            (None, false) => format!("<pre>{}</pre>", escape(&body)),
-            (Some(f), true) => format!("{body}\n{f}"),
-            (None, true) => body,
+        let mut text = if self.plain {
+            body
+        } else {
+            format!("<pre>{}</pre>", escape(&body))
         };
+        for line in [&self.status, &self.footer].into_iter().flatten() {
+            text.push('\n');
+            if self.plain {
+                text.push_str(line);
+            } else {
+                text.push_str(&escape(line));
+            }
+        }
         Rendered {
             text,
             html: !self.plain,
@@ -176,6 +198,8 @@ pub struct Live {
     pub ended: bool,
     /// Output stream id of the last record applied.
     pub cursor: Option<String>,
+    /// The agent status line new segments start with.
+    status: Option<String>,
 }
 
 /// What was persisted after a delivery, to resume after a restart.
@@ -238,6 +262,7 @@ impl Live {
         l.turn_segments = st.turn_segments;
         l.ended = st.ended;
         l.cursor = st.cursor;
+        l.status = l.segs.back().and_then(|s| s.status.clone());
         l
     }
 
@@ -257,6 +282,7 @@ impl Live {
             self.turn_segments += 1;
             self.segs.push_back(Segment {
                 id,
+                status: self.status.clone(),
                 ..Segment::default()
             });
         }
@@ -349,7 +375,7 @@ impl Live {
         let open_lines = self
             .segs
             .back()
-            .is_some_and(|s| !s.frozen && s.frame.is_none() && s.has_content());
+            .is_some_and(|s| !s.frozen && s.frame.is_none() && s.has_output());
         if open_lines {
             self.freeze_open();
         }
@@ -417,7 +443,21 @@ impl Live {
             } => self.note(&format!(
                 "[telemux: output records {from_seq}..{to_seq} were lost]"
             )),
-            OutputEvent::AgentState { .. } => {}
+            OutputEvent::AgentState { state, detail } => self.set_agent(*state, detail),
+        }
+    }
+
+    /// Shows an agent's state under the active message.
+    pub fn set_agent(&mut self, state: AgentState, detail: &str) {
+        let line = agent_status(state, detail);
+        self.status = Some(line.clone());
+        // A frozen last segment (an ended turn) still gets the new line:
+        // it is the message the user looks at.
+        if self.segs.is_empty() {
+            self.open();
+        }
+        if let Some(seg) = self.segs.back_mut() {
+            seg.status = Some(line);
         }
     }
 
@@ -524,6 +564,25 @@ impl Live {
     /// Whether no segment is held.
     pub fn is_empty(&self) -> bool {
         self.segs.is_empty()
+    }
+}
+
+/// The status line of an agent in `state` (plain text; escaped when rendered).
+pub fn agent_status(state: AgentState, detail: &str) -> String {
+    match state {
+        AgentState::Starting => "🤖 agent starting…".into(),
+        AgentState::Working => "⏳ agent working…".into(),
+        AgentState::WaitingForInput => {
+            let d = clean(detail.trim());
+            let d: String = if d.chars().count() > MAX_DETAIL {
+                d.chars().take(MAX_DETAIL).chain(['…']).collect()
+            } else {
+                d
+            };
+            format!("❓ agent waiting for you: {d}")
+        }
+        AgentState::Idle => "💤 agent idle — your turn".into(),
+        AgentState::Exited => "⏹ agent exited".into(),
     }
 }
 
@@ -675,6 +734,60 @@ mod tests {
         for a in drain(&mut l, &mut n) {
             assert!(visible_len(&a.rendered.text) < 4096);
         }
+    }
+
+    #[test]
+    fn agent_state_is_a_status_line_on_the_active_message() {
+        let mut l = Live::new(true);
+        l.apply(&OutputEvent::AgentState {
+            state: AgentState::Starting,
+            detail: "claude started".into(),
+        });
+        let mut n = 0;
+        let calls = drain(&mut l, &mut n);
+        assert_eq!(calls.len(), 1);
+        assert!(calls[0].rendered.text.ends_with("🤖 agent starting…"));
+        l.apply(&OutputEvent::Frame {
+            rows: vec!["│ > │".into()],
+            raw: vec![],
+        });
+        l.apply(&OutputEvent::AgentState {
+            state: AgentState::WaitingForInput,
+            detail: "Do <you> want & proceed?".into(),
+        });
+        let calls = drain(&mut l, &mut n);
+        assert_eq!(calls.len(), 1, "one edit of the same message");
+        assert_eq!(calls[0].message_id, Some(1));
+        assert_eq!(
+            calls[0].rendered.text,
+            "<pre>│ &gt; │</pre>\n❓ agent waiting for you: Do &lt;you&gt; want &amp; proceed?"
+        );
+        // A new message carries the state on.
+        l.apply(&lines(1, 0));
+        let calls = drain(&mut l, &mut n);
+        assert!(calls
+            .last()
+            .unwrap()
+            .rendered
+            .text
+            .ends_with("❓ agent waiting for you: Do &lt;you&gt; want &amp; proceed?"));
+        l.apply(&OutputEvent::AgentState {
+            state: AgentState::Idle,
+            detail: String::new(),
+        });
+        let calls = drain(&mut l, &mut n);
+        assert_eq!(calls.len(), 1);
+        assert!(calls[0]
+            .rendered
+            .text
+            .ends_with("💤 agent idle — your turn"));
+        let long = "x".repeat(1000);
+        assert!(
+            agent_status(AgentState::WaitingForInput, &long)
+                .chars()
+                .count()
+                < 250
+        );
     }
 
     #[test]

@@ -5,11 +5,14 @@
 //!   the offset persisted in Redis.
 //! * [`auth`] — only `telegram.allowed_users`; everything else is dropped first.
 //! * [`commands`] — `/computers`, `/sessions`, `/new`, `/run`, `/keys`, ...
+//! * [`agents`] — `/claude` and the other agent commands, `/projects`, and
+//!   the notifications when an agent asks something or finishes its turn.
 //! * [`topics`] — one forum topic per session, map persisted in Redis, and the
 //!   watcher that turns a session's output stream into live messages.
 //! * [`live`] + [`outbox`] — what the messages should say, and the one sender
 //!   that says it within Telegram's limits; [`html`] — escaping and lengths.
 
+pub mod agents;
 pub mod api;
 pub mod auth;
 pub mod commands;

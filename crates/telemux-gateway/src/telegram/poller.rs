@@ -66,6 +66,20 @@ pub fn command_list() -> Vec<BotCommand> {
             "new",
             "computer[/name] [dir] [-- command] — start a session",
         ),
+        (
+            "claude",
+            "computer[/name] [dir] — start Claude Code (dir may be a project)",
+        ),
+        ("codex", "computer[/name] [dir] — start Codex"),
+        ("gemini", "computer[/name] [dir] — start Gemini CLI"),
+        (
+            "agent",
+            "name computer[/name] [dir] — start any agent profile",
+        ),
+        (
+            "projects",
+            "[computer] — project directories and agent profiles",
+        ),
         ("run", "computer command — run and show output + exit code"),
         ("keys", "key... — press keys (C-c Enter Escape Up Down ...)"),
         ("cancel", "Ctrl-C in this topic's session"),

@@ -6,15 +6,17 @@
 //! listed or addressed. Each topic has one watcher task following the
 //! session's output stream; it changes the session's slot in the
 //! [`super::Outbox`], which persists the delivered state (cursor, message id,
-//! text) so a restarted gateway resumes editing the same message.
+//! text) so a restarted gateway resumes editing the same message. For an
+//! agent session it also posts the notifications of [`super::agents::Notifier`].
 
 use std::{sync::Arc, time::Duration};
 
 use frankenstein::{methods::CreateForumTopicParams, AsyncTelegramApi};
 use telemux_bus::{Cursor, OutputReader};
-use telemux_proto::{ComputerName, OutputEvent, SessionAddr, SessionName};
+use telemux_proto::{now_ms, ComputerName, OutputEvent, SessionAddr, SessionName};
 
 use super::{
+    agents::Notifier,
     live::{Live, LiveState},
     poller::Bot,
 };
@@ -181,6 +183,8 @@ async fn watch(
     };
     bot.outbox
         .open(&slot, chat, Some(thread), live, Some(key.clone()));
+    let addr = format!("{c}/{s}");
+    let mut notifier = Notifier::new();
     let mut reader = loop {
         match OutputReader::new(&bus, c, s, from.clone()).await {
             Ok(r) => break r,
@@ -224,6 +228,19 @@ async fn watch(
                 l.cursor = Some(id.clone());
             }
         });
+        for (_, rec) in &batch.entries {
+            if let Ok(r) = rec {
+                if let OutputEvent::AgentState { state, detail } = &r.event {
+                    let now = tokio::time::Instant::now().into_std();
+                    if let Some(html) =
+                        notifier.on_record(&addr, *state, detail, r.ts_ms, now_ms(), now)
+                    {
+                        // A new message, after the live one's update above, so the phone buzzes.
+                        bot.outbox.say(chat, Some(thread), html);
+                    }
+                }
+            }
+        }
         if closed {
             tracing::info!(computer = %c, session = %s, "session closed; its topic stays");
             bot.outbox.close(&slot);
