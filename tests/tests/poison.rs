@@ -14,8 +14,13 @@ use telemux_tests::{wait_until, Mesh};
 
 /// `XADD key * FIELD <bytes>` with binary-safe bytes (`redis-cli -x`).
 fn xadd_raw(port: u16, key: &str, field: &str, bytes: &[u8]) {
+    xadd_raw_id(port, key, "*", field, bytes)
+}
+
+/// `XADD key ID FIELD <bytes>`.
+fn xadd_raw_id(port: u16, key: &str, id: &str, field: &str, bytes: &[u8]) {
     let mut child = Command::new("redis-cli")
-        .args(["-p", &port.to_string(), "-x", "XADD", key, "*", field])
+        .args(["-p", &port.to_string(), "-x", "XADD", key, id, field])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()
@@ -49,7 +54,7 @@ fn poisons() -> Vec<(&'static str, &'static str, Vec<u8>)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn poison_in_every_stream_is_refused_and_everything_keeps_working() {
-    let m = Mesh::start(&["RasPi"]).await;
+    let mut m = Mesh::start(&["RasPi"]).await;
     let port = m.redis.port();
     m.cli.run(&["new", "RasPi/api"]).await.ok();
     m.cli.run(&["send", "RasPi/api", "true"]).await.ok();
@@ -64,6 +69,15 @@ async fn poison_in_every_stream_is_refused_and_everything_keeps_working() {
         xadd_raw(port, "telemux:cmd:raspi", field, bytes);
         xadd_raw(port, "telemux:out:raspi:api", field, bytes);
     }
+    // An entry far above the node's stream ids: its next records must not be
+    // refused as "already stored" (they would be lost silently).
+    xadd_raw_id(
+        port,
+        "telemux:out:raspi:api",
+        "99999999999999-0",
+        "e",
+        b"from the year 5138",
+    );
     // Registry: a record that is not an envelope, and one of the wrong kind.
     m.redis
         .cli(&["HSET", "telemux:computers", "ghost", "\u{1}garbage"]);
@@ -96,8 +110,31 @@ async fn poison_in_every_stream_is_refused_and_everything_keeps_working() {
     let skipped = tail.stderr.matches("skipping undecodable record").count();
     assert_eq!(
         skipped,
-        all.len(),
+        all.len() + 1,
         "one message per poisoned entry: {tail:?}"
+    );
+
+    // A restarted node finds its own newest record under the poison and
+    // continues the sequence.
+    let seqs_before = seqs(&m).await;
+    m.nodes[0].stop();
+    m.nodes[0].start_again();
+    m.wait_online("RasPi", true).await;
+    m.cli.run(&["send", "RasPi/api", "(exit 4)"]).await.ok();
+    wait_until(
+        "a command after the restart",
+        Duration::from_secs(20),
+        || async { m.exit_codes("RasPi/api").await == vec![0, 3, 4] },
+    )
+    .await;
+    let seqs_after = seqs(&m).await;
+    assert!(
+        seqs_after.starts_with(&seqs_before) && seqs_after.len() > seqs_before.len(),
+        "{seqs_before:?} then {seqs_after:?}"
+    );
+    assert!(
+        seqs_after.windows(2).all(|w| w[1] > w[0]),
+        "sequence continues after the restart: {seqs_after:?}"
     );
 
     // The registry poison is ignored, the real computer still listed.
@@ -112,6 +149,14 @@ async fn poison_in_every_stream_is_refused_and_everything_keeps_working() {
         !computers.iter().any(|c| c["name"] == "ghost"),
         "{computers:?}"
     );
+}
+
+async fn seqs(m: &Mesh) -> Vec<u64> {
+    m.records("RasPi/api")
+        .await
+        .iter()
+        .filter_map(|r| r["seq"].as_u64())
+        .collect()
 }
 
 async fn dead_letters(m: &Mesh) -> u64 {

@@ -53,6 +53,15 @@ pub enum BusError {
     /// A stream cursor given by a caller is not a Redis stream id.
     #[error("invalid output cursor '{0}': expected a stream id such as 1700000000000-0 (as returned in an earlier result)")]
     BadCursor(String),
+    /// An output stream holds an entry (not ours) whose id is above the
+    /// record being appended; appending must continue after `newest`.
+    #[error("output stream {stream} has a foreign entry {newest} above the node's ids")]
+    StreamAhead {
+        /// The stream key.
+        stream: String,
+        /// Its newest entry id.
+        newest: String,
+    },
 }
 
 impl BusError {

@@ -100,8 +100,26 @@ impl Bus {
             match r {
                 Ok(_) => stored += 1,
                 Err(e) if e.details().contains(ALREADY_STORED) => {
-                    tracing::debug!(stream = %key, %id, "output record was already stored");
-                    stored += 1;
+                    // Stored by an earlier attempt — or refused because
+                    // someone else wrote a higher id: only the entry itself
+                    // tells which, and the second must not pass as stored.
+                    match self.entry_exists(&key, id).await {
+                        Ok(true) => {
+                            tracing::debug!(stream = %key, %id, "output record was already stored");
+                            stored += 1;
+                        }
+                        Ok(false) => {
+                            let newest = self.newest_id(&key).await.unwrap_or_default();
+                            return (
+                                stored,
+                                Some(BusError::StreamAhead {
+                                    stream: key.clone(),
+                                    newest: newest.unwrap_or_default(),
+                                }),
+                            );
+                        }
+                        Err(e) => return (stored, Some(e)),
+                    }
                 }
                 Err(e) => {
                     return (
@@ -114,7 +132,31 @@ impl Bus {
         (stored, None)
     }
 
-    /// The newest entry of a session's stream, so a restarted node continues its sequence numbers.
+    /// Whether stream `key` holds an entry with exactly `id`.
+    async fn entry_exists(&self, key: &str, id: &str) -> Result<bool, BusError> {
+        let v: Value = self
+            .client()
+            .xrange(key, id, id, Some(1))
+            .await
+            .map_err(|e| BusError::redis(&format!("checking entry {id} of {key}"), &e))?;
+        Ok(!parse_range(v)?.is_empty())
+    }
+
+    /// The id of the newest entry of stream `key`, if any.
+    pub async fn newest_id(&self, key: &str) -> Result<Option<String>, BusError> {
+        let v: Value = self
+            .client()
+            .xrevrange(key, "+", "-", Some(1))
+            .await
+            .map_err(|e| BusError::redis(&format!("reading the newest id of {key}"), &e))?;
+        Ok(parse_range(v)?.pop().map(|e| e.id))
+    }
+
+    /// The newest record of a session's stream that is a telemux output
+    /// record, so a restarted node continues its sequence numbers. Entries
+    /// someone else wrote on top (garbage, other kinds) are skipped, up to
+    /// [`LAST_OUTPUT_SCAN`] of them. Returns the record's envelope and the
+    /// stream's newest id (where appending continues).
     pub async fn last_output(
         &self,
         c: &ComputerName,
@@ -123,12 +165,23 @@ impl Bus {
         let key = keys::output(c, s);
         let v: Value = self
             .client()
-            .xrevrange(&key, "+", "-", Some(1))
+            .xrevrange(&key, "+", "-", Some(LAST_OUTPUT_SCAN))
             .await
             .map_err(|e| BusError::redis(&format!("reading last output of {c}/{s}"), &e))?;
-        match parse_range(v)?.pop() {
-            None => Ok(None),
-            Some(e) => Ok(Some((e.id.clone(), e.decode()?))),
+        let entries = parse_range(v)?;
+        let Some(newest) = entries.first().map(|e| e.id.clone()) else {
+            return Ok(None);
+        };
+        let ours = entries.iter().find_map(|e| {
+            let env = e.decode().ok()?;
+            env.open::<telemux_proto::OutputRecord>().ok()?;
+            Some(env)
+        });
+        match ours {
+            Some(env) => Ok(Some((newest, env))),
+            None => Err(BusError::Refused(format!(
+                "the newest {LAST_OUTPUT_SCAN} entries of {key} are not telemux output records; the stream was overwritten by something else (delete it to start afresh)"
+            ))),
         }
     }
 
@@ -191,6 +244,9 @@ impl OutputReader {
     }
 }
 
+/// Entries `last_output` looks through for the node's own newest record.
+const LAST_OUTPUT_SCAN: u64 = 64;
+
 /// How Redis refuses an `XADD` whose explicit id is not above the newest entry.
 const ALREADY_STORED: &str = "equal or smaller than the target stream top item";
 
@@ -219,7 +275,9 @@ impl OutputIds {
         let (last_ms, last_seq) = self.last;
         let mut ms = now_ms.max(last_ms);
         if ms == last_ms && seq <= last_seq {
-            ms += 1;
+            // Saturating: a hostile id at the top of the range makes appends
+            // fail (and be reported), never overflow.
+            ms = ms.saturating_add(1);
         }
         self.last = (ms, seq);
         format!("{ms}-{seq}")

@@ -165,6 +165,14 @@ impl Outbox {
         }
     }
 
+    /// Gives every queued record a new stream id from `next` (in order),
+    /// after a foreign entry turned up above the ids given so far.
+    pub fn reassign_ids(&mut self, mut next: impl FnMut(&OutputRecord) -> String) {
+        for p in self.queue.iter_mut() {
+            p.id = next(&p.record);
+        }
+    }
+
     /// Takes the oldest record out.
     pub fn pop(&mut self) -> Option<Pending> {
         let p = self.queue.pop_front()?;

@@ -616,6 +616,9 @@ impl Watcher {
             }
             return;
         }
+        // Bounded, so a writer racing us with ever higher ids cannot keep
+        // this task busy; the retry timer comes back later.
+        let mut skips_left = 3;
         while !self.outbox.is_empty() {
             let mut envs = Vec::new();
             for p in self.outbox.front(FLUSH_BATCH) {
@@ -642,6 +645,19 @@ impl Watcher {
             for _ in 0..stored {
                 let p = self.outbox.pop().expect("stored records are queued");
                 self.after_stored(p).await;
+            }
+            if let (Some(telemux_bus::BusError::StreamAhead { newest, .. }), true) =
+                (&err, skips_left > 0)
+            {
+                skips_left -= 1;
+                // Someone wrote above our ids (Redis is not a trust
+                // boundary): continue after their entry rather than have
+                // every later record refused as "already stored".
+                tracing::warn!(computer = %computer, session = %self.name, %newest, "a foreign entry is on top of the output stream; continuing after it");
+                self.ids = OutputIds::after(Some(newest));
+                let ids = &mut self.ids;
+                self.outbox.reassign_ids(|r| ids.next(r.seq, r.ts_ms));
+                continue;
             }
             if let Some(e) = err {
                 if !self.failing {
