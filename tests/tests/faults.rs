@@ -519,8 +519,14 @@ async fn an_outage_longer_than_the_outbox_drops_oldest_output_as_a_gap_never_an_
     }
     // The oldest output of the outage went, the newest stayed.
     let text = lines(&r);
+    // Which flood loses lines depends on how much of the first one was out
+    // before Redis went away (on a loaded machine, possibly all of it).
     let a_kept = text.iter().filter(|l| l.starts_with("a-")).count();
-    assert!(a_kept < 300, "nothing of the first flood was dropped");
+    let b_kept = text.iter().filter(|l| l.starts_with("b-")).count();
+    assert!(
+        a_kept + b_kept < 600,
+        "nothing of the floods was dropped ({a_kept} a, {b_kept} b)"
+    );
     for newest in ["b-300", "done-42"] {
         assert!(
             text.iter().any(|l| l == newest),
