@@ -175,6 +175,9 @@ impl Requester {
     }
 }
 
+/// What fred says when a command is issued after its client shut down.
+const ROUTER_GONE: &str = "Failed to send command to router";
+
 /// The listener task: follows the reply stream and hands replies to their waiters.
 async fn listen(conn: Dedicated, stream: String, waiters: Waiters, stop: CancellationToken) {
     let mut cursor = "0-0".to_string();
@@ -193,9 +196,15 @@ async fn listen(conn: Dedicated, stream: String, waiters: Waiters, stop: Cancell
             _ = stop.cancelled() => break,
             v = read => v,
         };
-        let entries = match v.map_err(|e| BusError::redis("reading replies", &e)) {
+        let entries = match v {
             Ok(v) => parse_read(v),
-            Err(e) => Err(e),
+            // The client is gone (its process is ending, or the requester
+            // was dropped): nothing left to listen for, nothing to report.
+            Err(e) if stop.is_cancelled() || e.details().contains(ROUTER_GONE) => {
+                tracing::debug!(%stream, error = %e, "reply listener stopped with its client");
+                break;
+            }
+            Err(e) => Err(BusError::redis("reading replies", &e)),
         };
         let entries = match entries {
             Ok(entries) => entries,
