@@ -26,6 +26,14 @@ pub struct Cli {
 }
 
 impl Cli {
+    /// Runs `doctor --json`: (exit code, parsed document, raw output for messages).
+    pub async fn doctor_json(&self) -> (Option<i32>, serde_json::Value, String) {
+        let out = self.run(&["doctor", "--json"]).await;
+        let v = serde_json::from_str(&out.stdout)
+            .unwrap_or_else(|e| panic!("doctor --json is not JSON ({e}): {out:?}"));
+        (out.code(), v, format!("{out:?}"))
+    }
+
     /// A CLI whose commands get `TELEMUX_REDIS__URL=redis_url` and a private HOME.
     pub fn new(redis_url: impl Into<String>) -> Cli {
         Cli {
@@ -141,4 +149,12 @@ impl fmt::Debug for Output {
             self.args, self.status, self.stdout, self.stderr
         )
     }
+}
+
+/// The check called `name` in a `doctor --json` document.
+pub fn doctor_check<'a>(doc: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    doc["checks"]
+        .as_array()
+        .and_then(|a| a.iter().find(|c| c["check"] == name))
+        .unwrap_or_else(|| panic!("no check {name:?} in {doc}"))
 }

@@ -21,7 +21,7 @@ pub mod tmux;
 pub mod wait;
 
 pub use bin::telemux_bin;
-pub use cli::{Cli, Output};
+pub use cli::{doctor_check, Cli, Output};
 pub use mesh::Mesh;
 pub use node::{NodeOptions, NodeProcess};
 pub use proxy::StallProxy;

@@ -587,6 +587,23 @@ impl FakeTelegram {
         format!("http://{}", self.addr)
     }
 
+    /// Environment for a gateway serving this bot to `owner` in forum `group`,
+    /// with a short lease and poll timeout so takeovers and replies are quick.
+    pub fn gateway_env(&self, owner: i64, group: i64) -> Vec<(String, String)> {
+        let token = self.st.lock().unwrap().token.clone();
+        [
+            ("TELEMUX_TELEGRAM__TOKEN", token),
+            ("TELEMUX_TELEGRAM__API_URL", self.url()),
+            ("TELEMUX_TELEGRAM__ALLOWED_USERS", format!("[{owner}]")),
+            ("TELEMUX_TELEGRAM__CHAT_ID", group.to_string()),
+            ("TELEMUX_TELEGRAM__LEASE_MS", "1500".to_string()),
+            ("TELEMUX_TELEGRAM__POLL_TIMEOUT_S", "1".to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
+    }
+
     fn push_update(&self, content_key: &str, content: Value) -> i64 {
         let mut s = self.st.lock().unwrap();
         s.next_update += 1;

@@ -430,20 +430,6 @@ const TOKEN: &str = "123456:TEST-token";
 const OWNER: i64 = 42;
 const GROUP: i64 = -100_777;
 
-fn gateway_env(tg: &FakeTelegram) -> Vec<(String, String)> {
-    [
-        ("TELEMUX_TELEGRAM__TOKEN", TOKEN.to_string()),
-        ("TELEMUX_TELEGRAM__API_URL", tg.url()),
-        ("TELEMUX_TELEGRAM__ALLOWED_USERS", format!("[{OWNER}]")),
-        ("TELEMUX_TELEGRAM__CHAT_ID", GROUP.to_string()),
-        ("TELEMUX_TELEGRAM__LEASE_MS", "1500".to_string()),
-        ("TELEMUX_TELEGRAM__POLL_TIMEOUT_S", "1".to_string()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect()
-}
-
 /// Waits for a message in `chat`/`thread` whose visible text satisfies `f`.
 async fn wait_msg(
     tg: &FakeTelegram,
@@ -467,7 +453,7 @@ async fn telegram_claude_topic_status_and_notifications() {
     let cfg = AgentConfig::new();
     let m = cfg.mesh(&["Ag"]).await;
     let tg = FakeTelegram::start(TOKEN).await;
-    let _gw = GatewayProcess::start(&m.redis.url(), gateway_env(&tg));
+    let _gw = GatewayProcess::start(&m.redis.url(), tg.gateway_env(OWNER, GROUP));
     wait_until("the gateway to poll", LONG, || async {
         !tg.calls_of("getUpdates").is_empty()
     })

@@ -4,27 +4,10 @@
 //! with a Telegram token checked through getMe (fake Bot API); the config error
 //! for a misspelled key; and version skew as shown by `computers`.
 
-use serde_json::Value;
 use telemux_bus::Bus;
 use telemux_proto::{now_ms, ComputerInfo, PROTOCOL_VERSION};
 use telemux_tests::telegram::FakeTelegram;
-use telemux_tests::{Cli, Mesh, RedisServer};
-
-/// Runs `doctor --json` and returns (exit code, parsed document, raw output for messages).
-async fn doctor_json(cli: &Cli) -> (Option<i32>, Value, String) {
-    let out = cli.run(&["doctor", "--json"]).await;
-    let v: Value = serde_json::from_str(&out.stdout)
-        .unwrap_or_else(|e| panic!("doctor --json is not JSON ({e}): {out:?}"));
-    (out.code(), v, format!("{out:?}"))
-}
-
-/// The check called `name` in a `doctor --json` document.
-fn check<'a>(doc: &'a Value, name: &str) -> &'a Value {
-    doc["checks"]
-        .as_array()
-        .and_then(|a| a.iter().find(|c| c["check"] == name))
-        .unwrap_or_else(|| panic!("no check {name:?} in {doc}"))
-}
+use telemux_tests::{doctor_check, Cli, Mesh, RedisServer};
 
 /// A registry record as a node on another machine would write it.
 fn foreign_node(name: &str, host: &str, proto: u16) -> ComputerInfo {
@@ -50,14 +33,14 @@ fn foreign_node(name: &str, host: &str, proto: u16) -> ComputerInfo {
 async fn doctor_passes_against_real_redis_with_tmux() {
     let redis = RedisServer::start();
     let cli = Cli::new(redis.url()).env("TELEMUX_COMPUTER", "DocOk");
-    let (code, doc, raw) = doctor_json(&cli).await;
+    let (code, doc, raw) = cli.doctor_json().await;
     assert_eq!(code, Some(0), "{raw}");
     assert_eq!(doc["ok"], true, "{raw}");
     for name in ["tmux", "redis", "clock", "name in mesh", "mcp", "telegram"] {
-        assert_eq!(check(&doc, name)["level"], "ok", "{name}: {raw}");
+        assert_eq!(doctor_check(&doc, name)["level"], "ok", "{name}: {raw}");
     }
     // An unset mesh key works but is insecure: a warning with its fix, not a failure.
-    let key = check(&doc, "mesh key");
+    let key = doctor_check(&doc, "mesh key");
     assert_eq!(key["level"], "warn", "{raw}");
     assert!(
         key["fix"].as_str().unwrap().contains("openssl rand"),
@@ -78,9 +61,9 @@ async fn doctor_without_tmux_on_path_fails_with_the_install_command() {
     let empty = cli.home().join("empty-bin");
     std::fs::create_dir_all(&empty).unwrap();
     let cli = cli.env("PATH", empty.to_string_lossy());
-    let (code, doc, raw) = doctor_json(&cli).await;
+    let (code, doc, raw) = cli.doctor_json().await;
     assert_eq!(code, Some(1), "{raw}");
-    let tmux = check(&doc, "tmux");
+    let tmux = doctor_check(&doc, "tmux");
     assert_eq!(tmux["level"], "fail", "{raw}");
     assert!(
         tmux["fix"]
@@ -90,7 +73,7 @@ async fn doctor_without_tmux_on_path_fails_with_the_install_command() {
         "{raw}"
     );
     // Redis itself is still fine: one failure does not hide the other checks.
-    assert_eq!(check(&doc, "redis")["level"], "ok", "{raw}");
+    assert_eq!(doctor_check(&doc, "redis")["level"], "ok", "{raw}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -143,9 +126,9 @@ async fn doctor_finds_the_computer_name_taken_by_a_node_on_another_host() {
         .await
         .unwrap();
     let cli = Cli::new(redis.url()).env("TELEMUX_COMPUTER", "twin");
-    let (code, doc, raw) = doctor_json(&cli).await;
+    let (code, doc, raw) = cli.doctor_json().await;
     assert_eq!(code, Some(1), "{raw}");
-    let c = check(&doc, "name in mesh");
+    let c = doctor_check(&doc, "name in mesh");
     assert_eq!(c["level"], "fail", "{raw}");
     let detail = c["detail"].as_str().unwrap();
     assert!(detail.contains("host 'some-other-host'"), "{raw}");
@@ -167,9 +150,9 @@ async fn doctor_checks_the_telegram_token_with_get_me() {
         .env("TELEMUX_TELEGRAM__CHAT_ID", "-1001");
 
     let good = base.clone().env("TELEMUX_TELEGRAM__TOKEN", "123:good");
-    let (code, doc, raw) = doctor_json(&good).await;
+    let (code, doc, raw) = good.doctor_json().await;
     assert_eq!(code, Some(0), "{raw}");
-    let c = check(&doc, "telegram");
+    let c = doctor_check(&doc, "telegram");
     assert_eq!(c["level"], "ok", "{raw}");
     assert!(
         c["detail"].as_str().unwrap().contains("@telemux_test_bot"),
@@ -177,9 +160,9 @@ async fn doctor_checks_the_telegram_token_with_get_me() {
     );
 
     let bad = base.env("TELEMUX_TELEGRAM__TOKEN", "123:wrong");
-    let (code, doc, raw) = doctor_json(&bad).await;
+    let (code, doc, raw) = bad.doctor_json().await;
     assert_eq!(code, Some(1), "{raw}");
-    let c = check(&doc, "telegram");
+    let c = doctor_check(&doc, "telegram");
     assert_eq!(c["level"], "fail", "{raw}");
     assert!(c["fix"].as_str().unwrap().contains("@BotFather"), "{raw}");
     // The token never appears in what doctor prints.
@@ -192,13 +175,13 @@ async fn doctor_fails_an_open_mcp_listener_without_a_token() {
     let cli = Cli::new(redis.url())
         .env("TELEMUX_COMPUTER", "DocMcp")
         .env("TELEMUX_MCP__LISTEN", "0.0.0.0:0");
-    let (code, doc, raw) = doctor_json(&cli).await;
+    let (code, doc, raw) = cli.doctor_json().await;
     assert_eq!(code, Some(1), "{raw}");
-    assert_eq!(check(&doc, "mcp")["level"], "fail", "{raw}");
+    assert_eq!(doctor_check(&doc, "mcp")["level"], "fail", "{raw}");
     let cli = cli.env("TELEMUX_MCP__TOKEN", "0123456789abcdef");
-    let (code, doc, raw) = doctor_json(&cli).await;
+    let (code, doc, raw) = cli.doctor_json().await;
     assert_eq!(code, Some(0), "{raw}");
-    assert_eq!(check(&doc, "mcp")["level"], "ok", "{raw}");
+    assert_eq!(doctor_check(&doc, "mcp")["level"], "ok", "{raw}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -243,9 +226,14 @@ async fn computers_shows_protocol_and_flags_incompatible_nodes() {
     );
     assert!(out.stderr.contains("upgrade"), "{out:?}");
 
-    let (code, doc, raw) = doctor_json(&m.cli.clone().env("TELEMUX_COMPUTER", "DocSkew")).await;
+    let (code, doc, raw) = m
+        .cli
+        .clone()
+        .env("TELEMUX_COMPUTER", "DocSkew")
+        .doctor_json()
+        .await;
     assert_eq!(code, Some(0), "{raw}");
-    let v = check(&doc, "versions");
+    let v = doctor_check(&doc, "versions");
     assert_eq!(v["level"], "warn", "{raw}");
     assert!(v["detail"].as_str().unwrap().contains("SkewB"), "{raw}");
 }

@@ -152,20 +152,6 @@ fn ticks(records: &[Value]) -> Vec<u64> {
         .collect()
 }
 
-fn gateway_env(tg: &FakeTelegram) -> Vec<(String, String)> {
-    [
-        ("TELEMUX_TELEGRAM__TOKEN", TG_TOKEN.to_string()),
-        ("TELEMUX_TELEGRAM__API_URL", tg.url()),
-        ("TELEMUX_TELEGRAM__ALLOWED_USERS", format!("[{OWNER}]")),
-        ("TELEMUX_TELEGRAM__CHAT_ID", "-100777".to_string()),
-        ("TELEMUX_TELEGRAM__LEASE_MS", "1500".to_string()),
-        ("TELEMUX_TELEGRAM__POLL_TIMEOUT_S", "1".to_string()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect()
-}
-
 /// Texts of the bot's messages to the owner, oldest first.
 fn replies(tg: &FakeTelegram) -> Vec<String> {
     tg.messages(OWNER, None)
@@ -187,7 +173,7 @@ async fn redis_down_for_ten_seconds_under_two_busy_nodes_and_a_gateway() {
     .await;
     let tg = FakeTelegram::start(TG_TOKEN).await;
     // Never restarted in this test: it must recover by itself.
-    let _gw = GatewayProcess::start(&m.redis.url(), gateway_env(&tg));
+    let _gw = GatewayProcess::start(&m.redis.url(), tg.gateway_env(OWNER, -100777));
     for c in NAMES {
         m.cli
             .run(&["new", &format!("{c}/busy"), "--", "sh", "-c", BUSY])

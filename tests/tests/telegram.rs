@@ -13,20 +13,6 @@ const OWNER: i64 = 42;
 const STRANGER: i64 = 666;
 const GROUP: i64 = -100_777;
 
-fn gateway_env(tg: &FakeTelegram) -> Vec<(String, String)> {
-    [
-        ("TELEMUX_TELEGRAM__TOKEN", TOKEN.to_string()),
-        ("TELEMUX_TELEGRAM__API_URL", tg.url()),
-        ("TELEMUX_TELEGRAM__ALLOWED_USERS", format!("[{OWNER}]")),
-        ("TELEMUX_TELEGRAM__CHAT_ID", GROUP.to_string()),
-        ("TELEMUX_TELEGRAM__LEASE_MS", "1500".to_string()),
-        ("TELEMUX_TELEGRAM__POLL_TIMEOUT_S", "1".to_string()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect()
-}
-
 struct World {
     tg: FakeTelegram,
     gw: GatewayProcess,
@@ -36,7 +22,7 @@ struct World {
 async fn world() -> World {
     let mesh = Mesh::start(&["MozBook", "RasPi"]).await;
     let tg = FakeTelegram::start(TOKEN).await;
-    let gw = GatewayProcess::start(&mesh.redis.url(), gateway_env(&tg));
+    let gw = GatewayProcess::start(&mesh.redis.url(), tg.gateway_env(OWNER, GROUP));
     wait_until("the gateway to poll", Duration::from_secs(30), || async {
         !tg.calls_of("getUpdates").is_empty()
     })
@@ -326,7 +312,7 @@ async fn offsets_survive_a_gateway_restart() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_second_gateway_takes_over_the_lease() {
     let mut w = world().await;
-    let mut second = GatewayProcess::start(&w.mesh.redis.url(), gateway_env(&w.tg));
+    let mut second = GatewayProcess::start(&w.mesh.redis.url(), w.tg.gateway_env(OWNER, GROUP));
     tokio::time::sleep(Duration::from_secs(2)).await;
     w.tg.inject_message(OWNER, OWNER, None, "/help");
     wait_msg(&w.tg, OWNER, None, "the reply", |t| {

@@ -12,7 +12,10 @@
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use telemux_tests::{wait_until, Cli, NodeOptions, NodeProcess, RedisServer, TlsFiles, TmuxServer};
+use telemux_tests::mesh::exit_codes;
+use telemux_tests::{
+    doctor_check, wait_until, Cli, NodeOptions, NodeProcess, RedisServer, TlsFiles, TmuxServer,
+};
 
 /// A failing connection must be reported long before this (it is not a hang).
 const FAIL_FAST: Duration = Duration::from_secs(20);
@@ -23,27 +26,6 @@ fn with_env(mut cli: Cli, env: Vec<(String, String)>) -> Cli {
         cli = cli.env(k, v);
     }
     cli
-}
-
-/// Runs `doctor --json` and returns (exit code, parsed document, raw output for messages).
-async fn doctor_json(cli: &Cli) -> (Option<i32>, Value, String) {
-    let out = cli.run(&["doctor", "--json"]).await;
-    let v: Value = serde_json::from_str(&out.stdout)
-        .unwrap_or_else(|e| panic!("doctor --json is not JSON ({e}): {out:?}"));
-    (out.code(), v, format!("{out:?}"))
-}
-
-/// The check called `name` in a `doctor --json` document.
-fn check<'a>(doc: &'a Value, name: &str) -> &'a Value {
-    doc["checks"]
-        .as_array()
-        .and_then(|a| a.iter().find(|c| c["check"] == name))
-        .unwrap_or_else(|| panic!("no check {name:?} in {doc}"))
-}
-
-/// Exit codes of `command_finished` records of a session, in order.
-async fn exit_codes(cli: &Cli, session: &str) -> Vec<i64> {
-    telemux_tests::mesh::exit_codes(cli, session).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -82,9 +64,9 @@ async fn node_and_cli_work_over_tls_with_ca_and_client_certificate() {
 
     // Doctor over TLS passes and says which trust and identity it used.
     let doctor = cli.clone().env("TELEMUX_COMPUTER", "TlsDoctor");
-    let (code, doc, raw) = doctor_json(&doctor).await;
+    let (code, doc, raw) = doctor.doctor_json().await;
     assert_eq!(code, Some(0), "{raw}");
-    let redis_check = check(&doc, "redis");
+    let redis_check = doctor_check(&doc, "redis");
     assert_eq!(redis_check["level"], "ok", "{raw}");
     let detail = redis_check["detail"].as_str().unwrap();
     assert!(detail.contains("TLS"), "{raw}");
@@ -133,9 +115,9 @@ async fn without_a_client_certificate_the_cli_fails_fast_naming_the_settings() {
     );
 
     // Doctor says the same, with the fix on its own line.
-    let (code, doc, raw) = doctor_json(&cli).await;
+    let (code, doc, raw) = cli.doctor_json().await;
     assert_eq!(code, Some(1), "{raw}");
-    let c = check(&doc, "redis");
+    let c = doctor_check(&doc, "redis");
     assert_eq!(c["level"], "fail", "{raw}");
     assert!(
         c["fix"].as_str().unwrap().contains("redis.tls_cert_file"),
@@ -171,9 +153,9 @@ async fn a_wrong_ca_fails_fast_and_doctor_says_which_setting_to_fix() {
         "{out:?}"
     );
 
-    let (code, doc, raw) = doctor_json(&cli).await;
+    let (code, doc, raw) = cli.doctor_json().await;
     assert_eq!(code, Some(1), "{raw}");
-    let c = check(&doc, "redis");
+    let c = doctor_check(&doc, "redis");
     assert_eq!(c["level"], "fail", "{raw}");
     let fix = c["fix"].as_str().unwrap();
     assert!(
