@@ -241,3 +241,43 @@ async fn a_second_live_node_with_the_same_name_is_refused() {
         "{c:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_renamed_or_killed_by_hand_resolve_from_tmux() {
+    // The node resolves names from its watcher table without asking tmux;
+    // changes made behind its back must still give the right answer at once.
+    let m = Mesh::start(&["RasPi"]).await;
+    m.cli.run(&["new", "RasPi/api"]).await.ok();
+    m.cli.run(&["new", "RasPi/db"]).await.ok();
+    m.tmux[0]
+        .run(&["rename-session", "-t", "=api:", "web"])
+        .unwrap();
+    m.tmux[0].run(&["kill-session", "-t", "=db:"]).unwrap();
+
+    for (session, want) in [
+        ("RasPi/api", "no session 'api' on RasPi"),
+        ("RasPi/db", "no session 'db' on RasPi"),
+    ] {
+        let out = m.cli.run(&["send", session, "x"]).await;
+        assert_eq!(out.code(), Some(2), "{session}: {out:?}");
+        assert!(out.stderr.contains(want), "{session}: {out:?}");
+        assert!(out.stderr.contains("web"), "lists what exists: {out:?}");
+    }
+    // The renamed session is reachable under its new name straight away.
+    m.cli
+        .run(&["send", "RasPi/web", "echo renamed-$((6*7))"])
+        .await
+        .ok();
+    wait_until(
+        "output of the renamed session",
+        Duration::from_secs(10),
+        || async {
+            m.cli
+                .run(&["read", "RasPi/web"])
+                .await
+                .stdout
+                .contains("renamed-42")
+        },
+    )
+    .await;
+}

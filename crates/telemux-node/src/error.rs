@@ -52,7 +52,12 @@ impl From<ProtoError> for OpError {
 
 impl From<telemux_tmux::TmuxError> for OpError {
     fn from(e: telemux_tmux::TmuxError) -> Self {
-        OpError::new(ErrorCode::Tmux, e.to_string())
+        let code = match e {
+            // The session went away between lookup and use.
+            telemux_tmux::TmuxError::NoSession(_) => ErrorCode::NoSuchSession,
+            _ => ErrorCode::Tmux,
+        };
+        OpError::new(code, e.to_string())
     }
 }
 

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use telemux_bus::{Bus, CommandReader, Incoming};
 use telemux_proto::{
-    now_ms, Envelope, ErrorCode, MeshEvent, ReplayGuard, Reply, ReplyBody, Request,
+    now_ms, Envelope, ErrorCode, MeshEvent, ReplayGuard, Reply, ReplyBody, Request, SessionName,
 };
 use telemux_tmux::{ShellLaunch, Tmux, Waker};
 use tokio::sync::Notify;
@@ -49,6 +49,10 @@ pub(crate) struct WatcherHandle {
     pub check: Arc<Notify>,
     /// Distinguishes a watcher from its successor under the same name.
     pub id: u64,
+    /// The session's name as tmux spells it.
+    pub name: SessionName,
+    /// Agent profile the session runs (empty: none); fixed at creation.
+    pub agent: String,
 }
 
 /// State shared by the node's tasks.

@@ -12,7 +12,7 @@ use telemux_proto::{
     limits, names, now_ms, AgentState, ErrorCode, Key, Op, ReplyBody, SessionInfo, SessionName,
     SessionState,
 };
-use telemux_tmux::{wrap, NewSession, PaneInfo};
+use telemux_tmux::{wrap, NewSession};
 
 use crate::agent::{install_hooks, AgentProfile};
 
@@ -57,25 +57,8 @@ pub(crate) async fn execute(shared: &Arc<Shared>, op: Op) -> Result<ReplyBody, O
             enter,
         } => {
             limits::check("text", text.len(), limits::MAX_TEXT_BYTES)?;
-            let pane = existing(shared, &session).await?;
-            let s = pane.session;
-            if !text.is_empty() {
-                shared.tmux.send_text(&s, &text).await?;
-            }
-            if enter {
-                if !text.is_empty() {
-                    // An agent's input box may need longer than a shell to
-                    // take a paste before Enter submits it.
-                    let delay = shared
-                        .cfg
-                        .agents
-                        .get(&pane.agent)
-                        .map_or(shared.cfg.enter_delay, |a| a.submit_delay);
-                    tokio::time::sleep(delay).await;
-                }
-                shared.tmux.send_keys(&s, &[Key::Enter]).await?;
-            }
-            Ok(ReplyBody::Ok)
+            let text = &text;
+            targeted(shared, &session, move |t| send_text(shared, t, text, enter)).await
         }
         Op::SendKeys { session, keys } => {
             if keys.is_empty() {
@@ -97,13 +80,15 @@ pub(crate) async fn execute(shared: &Arc<Shared>, op: Op) -> Result<ReplyBody, O
                     ),
                 ));
             }
-            let keys = keys
+            let keys = &keys
                 .iter()
                 .map(|k| Key::parse(k))
                 .collect::<Result<Vec<_>, _>>()?;
-            let s = existing(shared, &session).await?.session;
-            shared.tmux.send_keys(&s, &keys).await?;
-            Ok(ReplyBody::Ok)
+            targeted(shared, &session, move |t| async move {
+                shared.tmux.send_keys(&t.session, keys).await?;
+                Ok(ReplyBody::Ok)
+            })
+            .await
         }
         Op::Read {
             session,
@@ -111,43 +96,126 @@ pub(crate) async fn execute(shared: &Arc<Shared>, op: Op) -> Result<ReplyBody, O
             raw,
             last_turn,
         } => {
-            let pane = existing(shared, &session).await?;
-            let s = pane.session;
-            if last_turn {
-                let Some(profile) = shared.cfg.agents.get(&pane.agent) else {
-                    return Err(OpError::new(
-                        ErrorCode::BadInput,
-                        format!(
-                            "{}/{s} is not an agent session (start one with --agent); last_turn needs an agent's transcript",
-                            shared.cfg.computer
-                        ),
-                    ));
-                };
-                // A turn may be long: look further back than the screen.
-                let text = shared
-                    .tmux
-                    .capture(
-                        &s,
-                        lines.clamp(LAST_TURN_LINES, limits::MAX_READ_LINES),
-                        false,
-                    )
-                    .await?;
-                return Ok(ReplyBody::Screen {
-                    text: profile.last_turn(&text),
-                });
-            }
-            let text = shared
-                .tmux
-                .capture(&s, lines.min(limits::MAX_READ_LINES), raw)
-                .await?;
-            Ok(ReplyBody::Screen { text })
+            targeted(shared, &session, move |t| {
+                read(shared, t, lines, raw, last_turn)
+            })
+            .await
         }
         Op::Kill { session } => {
-            let s = existing(shared, &session).await?.session;
-            shared.tmux.kill_session(&s).await?;
-            Ok(ReplyBody::Ok)
+            targeted(shared, &session, move |t| async move {
+                shared.tmux.kill_session(&t.session).await?;
+                Ok(ReplyBody::Ok)
+            })
+            .await
         }
     }
+}
+
+/// A session an operation acts on: its exact tmux name and its agent profile.
+pub(crate) struct Target {
+    /// The name as tmux spells it.
+    pub session: SessionName,
+    /// Agent profile name (`@telemux_agent`; empty: a plain session).
+    pub agent: String,
+}
+
+/// Runs `op` on session `session`.
+///
+/// The session is looked up in the watcher table first, which costs no tmux
+/// call (a `list-panes` fork is most of a `send_text`'s latency). The table
+/// can be a moment behind tmux — a session killed or made by hand since the
+/// last reconcile — so when tmux says the session is not there, the name is
+/// resolved again from tmux itself, which also gives the error its listing.
+async fn targeted<F, Fut>(shared: &Arc<Shared>, session: &str, op: F) -> Result<ReplyBody, OpError>
+where
+    F: Fn(Target) -> Fut,
+    Fut: std::future::Future<Output = Result<ReplyBody, OpError>>,
+{
+    if let Some(t) = watched(shared, session) {
+        match op(t).await {
+            Err(e) if e.code == ErrorCode::NoSuchSession => {}
+            done => return done,
+        }
+    }
+    op(existing(shared, session).await?).await
+}
+
+/// The watched session called `session` (exact name first, then ignoring case).
+fn watched(shared: &Shared, session: &str) -> Option<Target> {
+    let w = shared.watchers.lock().ok()?;
+    let h = w
+        .values()
+        .find(|h| h.name.as_str() == session)
+        .or_else(|| w.get(&session.to_ascii_lowercase()))?;
+    Some(Target {
+        session: h.name.clone(),
+        agent: h.agent.clone(),
+    })
+}
+
+/// Types `text` (and then Enter) into a session.
+async fn send_text(
+    shared: &Shared,
+    t: Target,
+    text: &str,
+    enter: bool,
+) -> Result<ReplyBody, OpError> {
+    if !text.is_empty() {
+        shared.tmux.send_text(&t.session, text).await?;
+    }
+    if enter {
+        if !text.is_empty() {
+            // An agent's input box may need longer than a shell to
+            // take a paste before Enter submits it.
+            let delay = shared
+                .cfg
+                .agents
+                .get(&t.agent)
+                .map_or(shared.cfg.enter_delay, |a| a.submit_delay);
+            tokio::time::sleep(delay).await;
+        }
+        shared.tmux.send_keys(&t.session, &[Key::Enter]).await?;
+    }
+    Ok(ReplyBody::Ok)
+}
+
+/// The screen and scrollback of a session, or an agent's last answer.
+async fn read(
+    shared: &Shared,
+    t: Target,
+    lines: u32,
+    raw: bool,
+    last_turn: bool,
+) -> Result<ReplyBody, OpError> {
+    let s = t.session;
+    if last_turn {
+        let Some(profile) = shared.cfg.agents.get(&t.agent) else {
+            return Err(OpError::new(
+                ErrorCode::BadInput,
+                format!(
+                    "{}/{s} is not an agent session (start one with --agent); last_turn needs an agent's transcript",
+                    shared.cfg.computer
+                ),
+            ));
+        };
+        // A turn may be long: look further back than the screen.
+        let text = shared
+            .tmux
+            .capture(
+                &s,
+                lines.clamp(LAST_TURN_LINES, limits::MAX_READ_LINES),
+                false,
+            )
+            .await?;
+        return Ok(ReplyBody::Screen {
+            text: profile.last_turn(&text),
+        });
+    }
+    let text = shared
+        .tmux
+        .capture(&s, lines.min(limits::MAX_READ_LINES), raw)
+        .await?;
+    Ok(ReplyBody::Screen { text })
 }
 
 /// This node's sessions, in name order.
@@ -212,17 +280,20 @@ fn profile(shared: &Arc<Shared>, name: &str) -> Result<Arc<AgentProfile>, OpErro
 
 /// Resolves a session name on this node (case-insensitively), or says which
 /// names exist.
-async fn existing(shared: &Arc<Shared>, session: &str) -> Result<PaneInfo, OpError> {
+async fn existing(shared: &Arc<Shared>, session: &str) -> Result<Target, OpError> {
     let wanted = SessionName::new(session)?;
-    let mut panes = shared.tmux.list().await?;
-    if let Some(i) = panes.iter().position(|p| p.session == wanted) {
-        return Ok(panes.swap_remove(i));
-    }
-    if let Some(i) = panes
-        .iter()
-        .position(|p| p.session.as_str().eq_ignore_ascii_case(wanted.as_str()))
-    {
-        return Ok(panes.swap_remove(i));
+    let panes = shared.tmux.list().await?;
+    let found = panes.iter().position(|p| p.session == wanted).or_else(|| {
+        panes
+            .iter()
+            .position(|p| p.session.as_str().eq_ignore_ascii_case(wanted.as_str()))
+    });
+    if let Some(i) = found {
+        let p = &panes[i];
+        return Ok(Target {
+            session: p.session.clone(),
+            agent: p.agent.clone(),
+        });
     }
     let known: Vec<&str> = panes.iter().map(|p| p.session.as_str()).collect();
     let hint = names::did_you_mean(&names::suggest(session, known.iter().copied()));

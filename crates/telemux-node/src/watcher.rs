@@ -135,6 +135,8 @@ pub(crate) async fn start(
             seen: None,
             check: check.clone(),
             id,
+            name: name.clone(),
+            agent: pane.agent.clone(),
         },
     );
     let mut w = Watcher {
