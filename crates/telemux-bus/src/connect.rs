@@ -24,6 +24,8 @@ use fred::{
     types::{ClusterHash, CustomCommand},
 };
 
+use tokio_util::sync::{CancellationToken, DropGuard};
+
 use crate::{tls::TlsOptions, BusError};
 
 /// Longest single `BLOCK` of a stream read; longer waits loop, so cancellation stays prompt.
@@ -204,13 +206,39 @@ impl Bus {
     }
 
     /// A new connection of its own, for blocking reads; it connects in the background.
+    ///
+    /// With `fail_fast` off fred would sleep one reconnect delay before even
+    /// the first attempt, and a CLI's reply listener waits for this
+    /// connection. So the first attempt goes out at once (`fail_fast` on), and
+    /// while Redis is away (we are past startup, it may be restarting) we keep
+    /// retrying here. Once connected, fred's policy handles every later drop.
+    /// Commands issued meanwhile wait in fred's queue.
     pub(crate) fn dedicated(&self) -> Dedicated {
         let mut config = self.inner.config.clone();
-        // Redis may be away right now (we are past startup): keep trying instead of failing.
-        config.fail_fast = false;
+        config.fail_fast = true;
         let client = build_client(config);
-        let _task = client.connect();
-        Dedicated { client }
+        let stop = CancellationToken::new();
+        let (c, s) = (client.clone(), stop.clone());
+        tokio::spawn(async move {
+            let mut delay = Duration::from_millis(5);
+            loop {
+                let attempt = tokio::select! {
+                    _ = s.cancelled() => return,
+                    r = c.init() => r,
+                };
+                let Err(e) = attempt else { return };
+                tracing::debug!(error = %e, "dedicated Redis connection: first attempt failed; retrying");
+                tokio::select! {
+                    _ = s.cancelled() => return,
+                    _ = tokio::time::sleep(delay) => {}
+                }
+                delay = (delay * 2).min(Duration::from_secs(1));
+            }
+        });
+        Dedicated {
+            client,
+            _stop: stop.drop_guard(),
+        }
     }
 }
 
@@ -240,9 +268,8 @@ fn config_for(url: &str, redacted: &str, tls: &TlsOptions) -> Result<Config, Bus
 
 fn build_client(config: Config) -> Client {
     let mut builder = Builder::from_config(config);
-    // fred waits one policy delay before a dedicated connection's first
-    // attempt too, so a small first step keeps a CLI's reply listener from
-    // idling ~60 ms; the doubling still backs off to 1 s during an outage.
+    // Reconnects after a drop: quick at first (a Redis restart takes a
+    // moment), doubling to one attempt a second during a longer outage.
     let mut policy = ReconnectPolicy::new_exponential(0, 5, 1000, 2);
     policy.set_jitter(10);
     builder
@@ -265,6 +292,8 @@ fn build_client(config: Config) -> Client {
 /// A private connection used by one blocking reader; closed when dropped.
 pub(crate) struct Dedicated {
     client: Client,
+    /// Ends the first-connection retries when the reader goes away.
+    _stop: DropGuard,
 }
 
 impl Dedicated {

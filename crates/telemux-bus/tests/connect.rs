@@ -130,6 +130,9 @@ async fn redis_restart_under_a_running_bus() {
     let err = bus.ping().await.unwrap_err();
     assert!(t.elapsed() < Duration::from_secs(8), "{:?}", t.elapsed());
     assert!(err.to_string().contains("Redis"), "{err}");
+    // A requester born during the outage: its listener's connection has to
+    // keep trying past a failed first attempt.
+    let late = Requester::start(bus.clone(), "cli@late".into(), cancel.clone());
     tokio::time::sleep(Duration::from_millis(1500)).await;
     redis.start_again().await;
 
@@ -152,6 +155,13 @@ async fn redis_restart_under_a_running_bus() {
         }
     }
     assert!(answered, "request/reply recovers after the restart");
+    let late_answer = late
+        .request(&me, Op::ListSessions, Duration::from_secs(10))
+        .await;
+    assert!(
+        matches!(late_answer, Ok(ReplyBody::Ok)),
+        "a requester started while Redis was down answers once it is back: {late_answer:?}"
+    );
     bus.append_output(&me, &sess, &rec(2), 100).await.unwrap();
     let mut got = Vec::new();
     for _ in 0..20 {
