@@ -119,16 +119,16 @@ pub struct ScriptOutput {
     pub stderr: String,
 }
 
-/// Runs `script` with `python` and `args` in the isolated environment of
-/// `cli` (its HOME, its `TELEMUX_REDIS__URL` as `redis_url`), so a `telemux mcp`
-/// it starts over stdio reaches the same mesh; the transcript is printed.
-pub async fn run_script(
+/// The command that runs `script` with `python` and `args` in the isolated
+/// environment of `cli` (its HOME, its `TELEMUX_REDIS__URL` as `redis_url`),
+/// so a `telemux mcp` it starts over stdio reaches the same mesh.
+pub fn script_command(
     cli: &Cli,
     redis_url: &str,
     python: &Path,
     script: &Path,
     args: &[&str],
-) -> ScriptOutput {
+) -> tokio::process::Command {
     let home = cli.home();
     let mut cmd = tokio::process::Command::new(python);
     for (key, _) in std::env::vars_os() {
@@ -148,9 +148,20 @@ pub async fn run_script(
         .env("TELEMUX_REDIS__URL", redis_url)
         .current_dir(home)
         .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
         .kill_on_drop(true);
+    cmd
+}
+
+/// Runs `script` (see [`script_command`]) to the end; the transcript is printed.
+pub async fn run_script(
+    cli: &Cli,
+    redis_url: &str,
+    python: &Path,
+    script: &Path,
+    args: &[&str],
+) -> ScriptOutput {
+    let mut cmd = script_command(cli, redis_url, python, script, args);
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     let child = cmd.spawn().expect("spawning python");
     let out = tokio::time::timeout(CLIENT_TIMEOUT, child.wait_with_output())
         .await

@@ -12,8 +12,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use telemux_tests::agents::AgentConfig;
-use telemux_tests::pymcp::{self, run_script};
-use telemux_tests::{telemux_bin, wait_until, Mesh};
+use telemux_tests::pymcp::{self, run_script, script_command};
+use telemux_tests::telegram::GatewayProcess;
+use telemux_tests::{telemux_bin, wait_until, Mesh, RedisServer};
 
 /// Bearer token the HTTP gateway is started with.
 const TOKEN: &str = "py-client-token-7f3a9c";
@@ -104,6 +105,150 @@ async fn python_sdk_over_http_with_token() {
     )
     .await;
     let _ = gateway.kill().await;
+}
+
+/// The URL of the `n`-th MCP HTTP server the gateway logged (1-based), once it has.
+async fn nth_mcp_url(gw: &GatewayProcess, n: usize) -> String {
+    wait_until(
+        "the gateway to print its URL",
+        Duration::from_secs(60),
+        || async {
+            let log = gw.log();
+            log.lines()
+                .filter_map(|l| l.strip_prefix("telemux: MCP over HTTP at "))
+                .nth(n - 1)
+                .map(|u| u.trim().to_string())
+                .ok_or(())
+        },
+    )
+    .await
+}
+
+/// What happens to the mesh while an MCP reader pages through output.
+#[derive(Debug, Clone, Copy)]
+enum Fault {
+    /// The HTTP gateway is SIGKILLed and started again (on a new port).
+    KillGateway,
+    /// Redis (with its append-only file) goes away for a few seconds.
+    RestartRedis,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_gateway_loses_no_output_for_an_mcp_reader() {
+    // Issue 6, fault 3 for MCP readers: the reader keeps its cursor when the
+    // gateway is SIGKILLed mid-output, reconnects to the restarted gateway,
+    // and gets every line exactly once.
+    reader_survives(Fault::KillGateway).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_outage_loses_no_output_for_an_mcp_reader() {
+    // The node buffers what the session prints while Redis is away; the
+    // reader's calls fail meanwhile and then carry on from the same cursor.
+    reader_survives(Fault::RestartRedis).await;
+}
+
+/// A Python MCP reader (tests/mcp/mcp_resume_check.py) pages through a
+/// counting session over HTTP with `since` cursors while `fault` strikes;
+/// it must see every line once, in order.
+async fn reader_survives(fault: Fault) {
+    let Some(py) = python() else { return };
+    const LINES: usize = 600;
+    let mut m = Mesh::start_with(RedisServer::start_persistent(), &["RasPi"], |o| o).await;
+    let mut gw = GatewayProcess::start(
+        &m.redis.url(),
+        vec![
+            ("TELEMUX_MCP__LISTEN".into(), "127.0.0.1:0".into()),
+            ("TELEMUX_MCP__TOKEN".into(), TOKEN.into()),
+        ],
+    );
+    let url_file = m.cli.home().join("mcp-url");
+    std::fs::write(&url_file, nth_mcp_url(&gw, 1).await).unwrap();
+    let transcript = m.cli.home().join("reader.log");
+    let mut reader = script_command(
+        &m.cli,
+        &m.redis.url(),
+        &py,
+        &pymcp::script("mcp_resume_check.py"),
+        &[
+            "--url-file",
+            url_file.to_str().unwrap(),
+            "--token",
+            TOKEN,
+            "--computer",
+            "RasPi",
+            "--lines",
+            &LINES.to_string(),
+        ],
+    )
+    .stdout(std::fs::File::create(&transcript).unwrap())
+    .stderr(std::fs::File::create(m.cli.home().join("reader.err")).unwrap())
+    .spawn()
+    .expect("spawning the Python reader");
+    let read_so_far = || {
+        let text = std::fs::read_to_string(&transcript).unwrap_or_default();
+        text.lines()
+            .filter_map(|l| l.strip_prefix("page: "))
+            .filter_map(|l| l.split(", ").nth(1)?.strip_suffix(" in all")?.parse().ok())
+            .max()
+            .unwrap_or(0usize)
+    };
+    wait_until(
+        "the reader to have read 50 lines",
+        Duration::from_secs(60),
+        || async { read_so_far() >= 50 },
+    )
+    .await;
+    let at_fault = read_so_far();
+    match fault {
+        Fault::KillGateway => {
+            gw.kill9();
+            // The session keeps printing while no gateway runs.
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            gw.start_again();
+            std::fs::write(&url_file, nth_mcp_url(&gw, 2).await).unwrap();
+        }
+        Fault::RestartRedis => {
+            m.redis.stop();
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            m.redis.start_again();
+        }
+    }
+
+    let status = tokio::time::timeout(pymcp::CLIENT_TIMEOUT, reader.wait())
+        .await
+        .expect("the reader finishes")
+        .expect("waiting for the reader");
+    let text = std::fs::read_to_string(&transcript).unwrap_or_default();
+    let err = std::fs::read_to_string(m.cli.home().join("reader.err")).unwrap_or_default();
+    println!("--- Python MCP reader transcript ---\n{text}");
+    assert!(
+        status.success(),
+        "reader failed:\n{text}\n--- stderr ---\n{err}"
+    );
+    assert!(
+        at_fault < LINES,
+        "{fault:?} struck only after the reader had everything ({at_fault} lines)"
+    );
+    if let Fault::KillGateway = fault {
+        assert!(
+            text.contains("RECONNECT") && text.matches("connected to").count() >= 2,
+            "the reader reconnected to the new gateway:\n{text}"
+        );
+    }
+    // (Through a short Redis outage a call may simply wait for Redis instead
+    // of failing; either way the pages must join up.)
+    let got: Vec<String> = text
+        .lines()
+        .find_map(|l| l.strip_prefix("LINES "))
+        .map(|j| serde_json::from_str(j).expect("LINES is a JSON list"))
+        .expect("the reader printed its lines");
+    let want: Vec<String> = (1..=LINES)
+        .map(|i| format!("n-{i}"))
+        .chain(["n-END".to_string()])
+        .collect();
+    assert_eq!(got.len(), want.len(), "lines missing or doubled");
+    assert_eq!(got, want, "every line once, in order");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
