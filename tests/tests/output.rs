@@ -295,10 +295,12 @@ async fn a_node_restart_continues_sequences_and_reports_exits_that_happened_mean
         m.exit_codes("RasPi/api").await == vec![0]
     })
     .await;
+    m.nodes[0].kill9();
+    // Read after the kill: the node may publish a record (the next prompt)
+    // between the exit code and its death, and the second that counts below is
+    // that of the last record it published.
     let before = m.records("RasPi/api").await;
     let last_seq = before.last().unwrap()["seq"].as_u64().unwrap();
-
-    m.nodes[0].kill9();
     // tmux keeps session activity in whole seconds, so the node can tell
     // "printed while I was down" only from a later second than its last
     // record (docs/operations.md): let that second pass first.
