@@ -14,6 +14,10 @@ Prompts it understands:
   ... ask ...     works briefly, asks "Do you want to proceed?"; 1 = yes, 2 = no
   work N          works N ms, then answers "Done working."
   exit            leaves the alternate screen and exits 0
+
+With `--paste-window-ms N` it behaves like agents (Codex) that take an Enter
+arriving within N ms of the previous typed character as a newline in the
+input box (shown as ↵) instead of submitting the prompt.
 """
 
 import json
@@ -29,7 +33,9 @@ SPINNER = "✻✽✶✳"
 
 
 class Agent:
-    def __init__(self, settings):
+    def __init__(self, settings, paste_window_ms=0):
+        self.paste_window = paste_window_ms / 1000.0
+        self.last_char_at = 0.0
         self.hooks = {}
         if settings:
             with open(settings) as f:
@@ -126,7 +132,9 @@ class Agent:
             if not ready:
                 continue
             k = self.key()
-            if k in ("\r", "\n"):
+            if k in ("\r", "\n") and time.monotonic() - self.last_char_at < self.paste_window:
+                self.input += "↵"
+            elif k in ("\r", "\n"):
                 prompt, self.input = self.input, ""
                 if prompt and not self.submit(prompt):
                     return
@@ -136,6 +144,7 @@ class Agent:
                 return
             elif k.isprintable():
                 self.input += k
+                self.last_char_at = time.monotonic()
             self.draw()
 
 
@@ -144,12 +153,15 @@ def main():
     args = sys.argv[1:]
     if "--settings" in args:
         settings = args[args.index("--settings") + 1]
+    paste_window_ms = 0
+    if "--paste-window-ms" in args:
+        paste_window_ms = int(args[args.index("--paste-window-ms") + 1])
     fd = sys.stdin.fileno()
     saved = termios.tcgetattr(fd)
     sys.stdout.write("\x1b[?1049h")
     try:
         tty.setraw(fd)
-        Agent(settings).run()
+        Agent(settings, paste_window_ms).run()
     finally:
         termios.tcsetattr(fd, termios.TCSADRAIN, saved)
         sys.stdout.write("\x1b[?1049l")

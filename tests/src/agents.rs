@@ -2,7 +2,9 @@
 //! agent (tests/agents/fake_agent.py) and one named project, for the agent
 //! scenarios: give its [`AgentConfig::path`] to nodes as `TELEMUX_CONFIG`.
 //!
-//! Profiles: `fake` (its own patterns, no hooks) and `claude` (the built-in
+//! Profiles: `fake` (its own patterns, no hooks), `pasty` (the same fake
+//! taking an Enter within 400 ms of typing as a newline, submitted with no
+//! delay, so its first Enter never submits) and `claude` (the built-in
 //! Claude Code patterns and `--settings` hooks, with the fake as its
 //! command — the fake runs the hooks like Claude Code does). Project:
 //! `proj`, an empty temporary directory.
@@ -30,16 +32,22 @@ impl AgentConfig {
             .expect("temp dir");
         let proj = dir.path().join("proj");
         std::fs::create_dir_all(&proj).expect("project dir");
-        let toml = format!(
-            r#"[agents.fake]
-command = ["python3", "{FAKE_AGENT}"]
-working = ["esc to interrupt"]
+        let patterns = r#"working = ["esc to interrupt"]
 waiting = ["Do you want to proceed"]
 idle = ['^\s*│ > ']
 idle_settle_ms = 300
 user_line = '^\s*> '
 answer_prefix = '^\s*⏺ ?'
-chrome = ['^[\s─│╭╮╰╯]*$', 'for shortcuts', 'FakeAgent v1']
+chrome = ['^[\s─│╭╮╰╯]*$', 'for shortcuts', 'FakeAgent v1']"#;
+        let toml = format!(
+            r#"[agents.fake]
+command = ["python3", "{FAKE_AGENT}"]
+{patterns}
+
+[agents.pasty]
+command = ["python3", "{FAKE_AGENT}", "--paste-window-ms", "400"]
+submit_delay_ms = 0
+{patterns}
 
 # The built-in claude profile (patterns, --settings hooks) around the fake.
 [agents.claude]

@@ -69,6 +69,44 @@ async fn wait_states(m: &Mesh, addr: &str, want: &[&str]) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_enter_taken_as_a_newline_is_pressed_again() {
+    // DESIGN §8a: Enter after a paste can land as a newline in an agent's
+    // input box (Codex does this within ~100 ms). `pasty` always does it for
+    // the first Enter; the node sees the idle agent not take the prompt and
+    // presses Enter once more. A plain agent gets exactly one Enter.
+    let cfg = AgentConfig::new();
+    let m = cfg.mesh(&["Ag"]).await;
+    for (addr, agent) in [("Ag/pasty", "pasty"), ("Ag/plain", "fake")] {
+        let name = addr.split('/').nth(1).unwrap();
+        let out = m
+            .cli
+            .run(&["new", &format!("Ag/{name}"), "--agent", agent])
+            .await;
+        assert!(out.success(), "{out:?}");
+        wait_state(&m, addr, "idle").await;
+    }
+
+    let out = m.cli.run(&["send", "Ag/pasty", "hello"]).await;
+    assert!(out.success(), "{out:?}");
+    wait_states(&m, "Ag/pasty", &["starting", "idle", "working", "idle"]).await;
+    let answer = m.cli.run(&["read", "Ag/pasty", "--last-turn"]).await;
+    assert!(
+        answer.ok().contains("You said: hello"),
+        "the prompt was submitted by the second Enter: {answer:?}"
+    );
+
+    m.cli.run(&["send", "Ag/plain", "hi"]).await.ok();
+    wait_states(&m, "Ag/plain", &["starting", "idle", "working", "idle"]).await;
+    let log = m.nodes[0].log();
+    let retries: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("pressed Enter again"))
+        .collect();
+    assert_eq!(retries.len(), 1, "one second Enter, for pasty only:\n{log}");
+    assert!(retries[0].contains("session=pasty"), "{retries:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cli_states_in_order_listing_and_last_turn() {
     let cfg = AgentConfig::new();
     let m = cfg.mesh(&["Ag"]).await;

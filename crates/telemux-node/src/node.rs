@@ -53,6 +53,20 @@ pub(crate) struct WatcherHandle {
     pub name: SessionName,
     /// Agent profile the session runs (empty: none); fixed at creation.
     pub agent: String,
+    /// The agent's state changes as the watcher publishes them (agent sessions).
+    pub agent_changes: Option<tokio::sync::watch::Receiver<watcher::StateChanges>>,
+    /// Orders input into the session (see [`InputGate`]).
+    pub input: Arc<InputGate>,
+}
+
+/// Orders the input typed into one session: the operations that type, and a
+/// delayed second Enter that must never land after newer input.
+#[derive(Debug, Default)]
+pub(crate) struct InputGate {
+    /// Held while input is being typed.
+    pub lock: tokio::sync::Mutex<()>,
+    /// Bumped by every input operation, so a pending retry sees it was overtaken.
+    pub generation: std::sync::atomic::AtomicU64,
 }
 
 /// State shared by the node's tasks.

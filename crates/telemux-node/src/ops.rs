@@ -5,6 +5,7 @@
 //! list. Text is always typed literally.
 
 use std::path::PathBuf;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,12 +14,13 @@ use telemux_proto::{
     SessionState,
 };
 use telemux_tmux::{wrap, NewSession};
+use tokio::sync::watch;
 
 use crate::agent::{install_hooks, AgentProfile};
 
 use crate::error::OpError;
-use crate::node::Shared;
-use crate::watcher::{self, Origin};
+use crate::node::{InputGate, Shared};
+use crate::watcher::{self, Origin, StateChanges};
 
 /// Runs one operation and returns the reply payload.
 pub(crate) async fn execute(shared: &Arc<Shared>, op: Op) -> Result<ReplyBody, OpError> {
@@ -85,6 +87,7 @@ pub(crate) async fn execute(shared: &Arc<Shared>, op: Op) -> Result<ReplyBody, O
                 .map(|k| Key::parse(k))
                 .collect::<Result<Vec<_>, _>>()?;
             targeted(shared, &session, move |t| async move {
+                let _typing = t.begin_input().await;
                 shared.tmux.send_keys(&t.session, keys).await?;
                 Ok(ReplyBody::Ok)
             })
@@ -117,6 +120,21 @@ pub(crate) struct Target {
     pub session: SessionName,
     /// Agent profile name (`@telemux_agent`; empty: a plain session).
     pub agent: String,
+    /// The agent's published state changes, when a watcher tracks them.
+    pub agent_changes: Option<watch::Receiver<StateChanges>>,
+    /// The watcher's input gate, when the session is watched.
+    pub input: Option<Arc<InputGate>>,
+}
+
+impl Target {
+    /// Waits for the session's input gate and marks a new input; `None`
+    /// when the session has no watcher (then nothing is pending on it either).
+    async fn begin_input(&self) -> Option<(tokio::sync::MutexGuard<'_, ()>, u64)> {
+        let gate = self.input.as_ref()?;
+        let guard = gate.lock.lock().await;
+        let generation = gate.generation.fetch_add(1, Ordering::SeqCst) + 1;
+        Some((guard, generation))
+    }
 }
 
 /// Runs `op` on session `session`.
@@ -150,16 +168,29 @@ fn watched(shared: &Shared, session: &str) -> Option<Target> {
     Some(Target {
         session: h.name.clone(),
         agent: h.agent.clone(),
+        agent_changes: h.agent_changes.clone(),
+        input: Some(h.input.clone()),
     })
 }
 
 /// Types `text` (and then Enter) into a session.
+///
+/// A prompt typed into an idle agent is confirmed afterwards: some agents
+/// take an Enter that follows a paste too closely as a newline in their
+/// input box, and the prompt then just sits there. When the agent's state
+/// does not change within [`SUBMIT_CONFIRM`], and nothing else was typed into
+/// the session meanwhile, Enter is pressed once more (an empty input box
+/// ignores it). The reply does not wait for that: it says "written"; the
+/// agent's `working` state on the session's stream says "accepted". Shells
+/// and other programs get no second Enter: the terminal never loses one, and
+/// a stray Enter could answer a later `[Y/n]`.
 async fn send_text(
-    shared: &Shared,
+    shared: &Arc<Shared>,
     t: Target,
     text: &str,
     enter: bool,
 ) -> Result<ReplyBody, OpError> {
+    let typing = t.begin_input().await;
     if !text.is_empty() {
         shared.tmux.send_text(&t.session, text).await?;
     }
@@ -174,9 +205,53 @@ async fn send_text(
                 .map_or(shared.cfg.enter_delay, |a| a.submit_delay);
             tokio::time::sleep(delay).await;
         }
+        let mut changes = t.agent_changes.clone().filter(|_| !text.is_empty());
+        let idle_before = changes
+            .as_mut()
+            .is_some_and(|rx| rx.borrow_and_update().1 == AgentState::Idle);
         shared.tmux.send_keys(&t.session, &[Key::Enter]).await?;
+        if let (true, Some(rx), Some(gate), Some((_, generation))) =
+            (idle_before, changes, t.input.clone(), &typing)
+        {
+            let confirm = confirm_submit(shared.clone(), t.session.clone(), rx, gate, *generation);
+            shared.tracker.spawn(confirm);
+        }
     }
     Ok(ReplyBody::Ok)
+}
+
+/// How long an idle agent gets to show that it took a prompt (its state
+/// changes) before Enter is pressed once more.
+const SUBMIT_CONFIRM: Duration = Duration::from_secs(3);
+
+/// Presses Enter once more unless the agent's state changes within
+/// [`SUBMIT_CONFIRM`] or newer input reaches the session first.
+async fn confirm_submit(
+    shared: Arc<Shared>,
+    session: SessionName,
+    mut changes: watch::Receiver<StateChanges>,
+    gate: Arc<InputGate>,
+    generation: u64,
+) {
+    tokio::select! {
+        _ = shared.cancel.cancelled() => return,
+        // Changed, or the watcher ended (the session is gone): nothing to do.
+        r = tokio::time::timeout(SUBMIT_CONFIRM, changes.changed()) => if r.is_ok() { return },
+    }
+    let _typing = gate.lock.lock().await;
+    if gate.generation.load(Ordering::SeqCst) != generation {
+        tracing::debug!(computer = %shared.cfg.computer, session = %session, "newer input since the prompt; no second Enter");
+        return;
+    }
+    tracing::info!(
+        computer = %shared.cfg.computer,
+        session = %session,
+        "agent showed no sign of taking the prompt within {} s; pressed Enter again",
+        SUBMIT_CONFIRM.as_secs()
+    );
+    if let Err(e) = shared.tmux.send_keys(&session, &[Key::Enter]).await {
+        tracing::debug!(computer = %shared.cfg.computer, session = %session, error = %e, "second Enter failed");
+    }
 }
 
 /// The screen and scrollback of a session, or an agent's last answer.
@@ -290,9 +365,20 @@ async fn existing(shared: &Arc<Shared>, session: &str) -> Result<Target, OpError
     });
     if let Some(i) = found {
         let p = &panes[i];
+        let (agent_changes, input) = shared
+            .watchers
+            .lock()
+            .ok()
+            .and_then(|w| {
+                w.get(&p.session.key())
+                    .map(|h| (h.agent_changes.clone(), Some(h.input.clone())))
+            })
+            .unwrap_or_default();
         return Ok(Target {
             session: p.session.clone(),
             agent: p.agent.clone(),
+            agent_changes,
+            input,
         });
     }
     let known: Vec<&str> = panes.iter().map(|p| p.session.as_str()).collect();

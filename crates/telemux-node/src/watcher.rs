@@ -19,7 +19,7 @@ use telemux_proto::{
     now_ms, AgentState, Envelope, Key, MeshEvent, OutputEvent, OutputRecord, SessionName,
 };
 use telemux_tmux::{Batch, ControlClient, TmuxError, WrapperState};
-use tokio::sync::Notify;
+use tokio::sync::{watch, Notify};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -85,7 +85,12 @@ struct AgentWatch {
     look_at: Option<Instant>,
     /// The hook signal value already applied.
     signal_seen: String,
+    /// Every published state change, counted, for ops waiting on one.
+    changes: watch::Sender<StateChanges>,
 }
+
+/// How many agent state changes a watcher has published, and the latest state.
+pub(crate) type StateChanges = (u64, AgentState);
 
 /// Starts watching `name`; returns the output-stream cursor to read from so
 /// that nothing the session prints from now on is missed.
@@ -118,12 +123,14 @@ pub(crate) async fn start(
     renderer.set_alternate_screen(pane.alternate_on);
     let agent = shared.cfg.agents.get(&pane.agent).map(|profile| {
         let resumed = crate::ops::agent_state(&pane.agent_state).map(|(s, _)| s);
+        let state = resumed.unwrap_or(AgentState::Starting);
         AgentWatch {
             profile: profile.clone(),
-            tracker: Tracker::new(resumed.unwrap_or(AgentState::Starting)),
+            tracker: Tracker::new(state),
             // An adopted agent may have changed state while nobody watched.
             look_at: Some(Instant::now() + AGENT_LOOK),
             signal_seen: pane.agent_signal.clone(),
+            changes: watch::Sender::new((0, state)),
         }
     });
 
@@ -137,6 +144,8 @@ pub(crate) async fn start(
             id,
             name: name.clone(),
             agent: pane.agent.clone(),
+            agent_changes: agent.as_ref().map(|a| a.changes.subscribe()),
+            input: Arc::default(),
         },
     );
     let mut w = Watcher {
@@ -532,6 +541,12 @@ impl Watcher {
             tracing::debug!(session = %self.name, error = %e, "could not store agent state");
         }
         self.emit(OutputEvent::AgentState { state, detail }, None);
+        if let Some(a) = &self.agent {
+            a.changes.send_modify(|(n, s)| {
+                *n += 1;
+                *s = state;
+            });
+        }
         self.flush().await;
     }
 
