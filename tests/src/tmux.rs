@@ -2,9 +2,9 @@
 //!
 //! [`TmuxServer`] only owns a unique socket name (`tmux -L telemux-t-<pid>-<n>-<rand>`);
 //! the server itself starts with the first session, usually created by a telemux node
-//! given that name. Dropping the guard runs `kill-server`, so no test leaves tmux
-//! servers (and the shells inside them) behind, and the user's own tmux is never
-//! touched.
+//! given that name. Dropping the guard runs `kill-server` and removes the
+//! socket file, so no test leaves tmux servers (and the shells inside them) or
+//! sockets behind, and the user's own tmux is never touched.
 
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -91,7 +91,22 @@ impl Default for TmuxServer {
 impl Drop for TmuxServer {
     fn drop(&mut self) {
         self.kill_server();
+        // tmux 3.3a leaves its socket file behind after kill-server; hundreds
+        // pile up in /tmp over a CI run otherwise.
+        let _ = std::fs::remove_file(socket_path(&self.name));
     }
+}
+
+/// Where `tmux -L name` puts its socket: `$TMUX_TMPDIR` (or /tmp)/tmux-UID/name.
+fn socket_path(name: &str) -> std::path::PathBuf {
+    let dir = std::env::var_os("TMUX_TMPDIR")
+        .filter(|d| !d.is_empty())
+        .unwrap_or_else(|| "/tmp".into());
+    // SAFETY: getuid has no preconditions and cannot fail.
+    let uid = unsafe { libc::getuid() };
+    std::path::Path::new(&dir)
+        .join(format!("tmux-{uid}"))
+        .join(name)
 }
 
 /// `tmux -L name -f /dev/null`, isolated from any tmux the tests run inside.

@@ -281,3 +281,35 @@ async fn sessions_renamed_or_killed_by_hand_resolve_from_tmux() {
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_session_count_follows_without_waiting_for_a_heartbeat() {
+    // A heartbeat far longer than the waits below: only the early beat on a
+    // session change can update the count in time.
+    let m = Mesh::start_with(telemux_tests::RedisServer::start(), &["RasPi"], |o| {
+        NodeOptions {
+            heartbeat_ms: 20_000,
+            ..o
+        }
+    })
+    .await;
+    let count = || async {
+        m.computers()
+            .await
+            .iter()
+            .find(|c| c["name"] == "RasPi")
+            .and_then(|c| c["sessions"].as_u64())
+    };
+    assert_eq!(count().await, Some(0));
+    m.cli.run(&["new", "RasPi/a"]).await.ok();
+    m.cli.run(&["new", "RasPi/b"]).await.ok();
+    wait_until("2 sessions counted", Duration::from_secs(5), || async {
+        count().await == Some(2)
+    })
+    .await;
+    m.cli.run(&["kill", "RasPi/a"]).await.ok();
+    wait_until("1 session counted", Duration::from_secs(5), || async {
+        count().await == Some(1)
+    })
+    .await;
+}

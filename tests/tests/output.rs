@@ -351,7 +351,9 @@ async fn a_node_restart_continues_sequences_and_reports_exits_that_happened_mean
 fn up_starts_a_private_redis_and_a_node() {
     let home = tempfile::tempdir().unwrap();
     let bin = telemux_tests::telemux_bin();
-    let sock = format!("telemux-up-{}", std::process::id());
+    // Its tmux server (and socket file) go with the guard.
+    let tmux = telemux_tests::TmuxServer::new();
+    let sock = tmux.name().to_string();
     let log_path = home.path().join("up.log");
     let mut up = std::process::Command::new(&bin)
         .arg("up")
@@ -413,9 +415,6 @@ fn up_starts_a_private_redis_and_a_node() {
                 .exists(),
         "private redis persists"
     );
-    let _ = std::process::Command::new("tmux")
-        .args(["-L", &sock, "kill-server"])
-        .status();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,7 +1,10 @@
 //! The heartbeat: refreshes this computer's registry entry every period, so
-//! others see it online; three missed periods and the entry expires.
+//! others see it online; three missed periods and the entry expires. A
+//! session appearing or going away beats early, so `computers` and `status`
+//! count sessions right.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use telemux_proto::{now_ms, ComputerInfo, PROTOCOL_VERSION};
 use tokio_util::sync::CancellationToken;
@@ -27,6 +30,9 @@ pub(crate) fn info(shared: &Shared, stopped: bool) -> ComputerInfo {
     }
 }
 
+/// How long an early beat waits for more session changes to join it.
+const SETTLE: Duration = Duration::from_millis(100);
+
 /// Beats until `cancel`; Redis outages are logged once and retried next period.
 pub(crate) async fn run(shared: Arc<Shared>, cancel: CancellationToken) {
     let mut tick = tokio::time::interval(shared.cfg.heartbeat);
@@ -36,6 +42,12 @@ pub(crate) async fn run(shared: Arc<Shared>, cancel: CancellationToken) {
         tokio::select! {
             _ = cancel.cancelled() => return,
             _ = tick.tick() => {}
+            _ = shared.sessions_changed.notified() => {
+                // Sessions come in bursts (adoption at start, scripts): one
+                // beat for the burst.
+                tokio::time::sleep(SETTLE).await;
+                tick.reset();
+            }
         }
         match shared.bus.heartbeat(&info(&shared, false)).await {
             Ok(()) => {

@@ -78,6 +78,9 @@ pub(crate) struct Shared {
     pub started_ms: u64,
     pub shell: ShellLaunch,
     pub watchers: Mutex<HashMap<String, WatcherHandle>>,
+    /// Poked when a session is watched or retired, so the registry's session
+    /// count follows without waiting for the next heartbeat.
+    pub sessions_changed: Notify,
     /// Serialises "create or adopt a session" so two paths never watch one twice.
     pub topology: tokio::sync::Mutex<()>,
     pub tracker: TaskTracker,
@@ -198,6 +201,7 @@ impl Node {
             started_ms: now_ms(),
             shell,
             watchers: Mutex::new(HashMap::new()),
+            sessions_changed: Notify::new(),
             topology: tokio::sync::Mutex::new(()),
             tracker: TaskTracker::new(),
             cancel: cancel.clone(),

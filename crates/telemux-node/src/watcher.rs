@@ -148,6 +148,7 @@ pub(crate) async fn start(
             input: Arc::default(),
         },
     );
+    shared.sessions_changed.notify_one();
     let mut w = Watcher {
         shared: shared.clone(),
         name: name.clone(),
@@ -202,6 +203,7 @@ pub(crate) async fn start(
         let mut map = shared2.watchers.lock().expect("watchers lock");
         if map.get(&name.key()).map(|h| h.id) == Some(id) {
             map.remove(&name.key());
+            shared2.sessions_changed.notify_one();
         }
     });
     Ok(cursor)
