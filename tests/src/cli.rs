@@ -50,6 +50,12 @@ impl Cli {
         self
     }
 
+    /// Adds every `(key, value)` of `env` (e.g. [`crate::TlsFiles::env`]).
+    pub fn envs(mut self, env: impl IntoIterator<Item = (String, String)>) -> Cli {
+        self.env.extend(env);
+        self
+    }
+
     /// Replaces the per-invocation deadline.
     pub fn timeout(mut self, timeout: Duration) -> Cli {
         self.timeout = timeout;

@@ -126,6 +126,24 @@ impl Mesh {
     }
 }
 
+/// Waits until `computers --json` through `cli` shows `name` online; a
+/// failing call (a connection still being set up) counts as "not yet".
+pub async fn wait_online(cli: &Cli, name: &str) {
+    wait_until(
+        &format!("{name} online"),
+        Duration::from_secs(30),
+        || async {
+            let out = cli.run(&["computers", "--json"]).await;
+            out.success()
+                && serde_json::from_str::<Value>(&out.stdout)
+                    .ok()
+                    .and_then(|v| v.as_array().cloned())
+                    .is_some_and(|a| a.iter().any(|c| c["name"] == name && c["online"] == true))
+        },
+    )
+    .await;
+}
+
 /// `tail SESSION --json` (no follow) through `cli`, parsed into records.
 pub async fn records(cli: &Cli, session: &str) -> Vec<Value> {
     let out = cli.run(&["tail", session, "--json"]).await;

@@ -66,6 +66,12 @@ impl NodeOptions {
         self.env.push((key.into(), value.into()));
         self
     }
+
+    /// Adds every `(key, value)` of `env`.
+    pub fn envs(mut self, env: impl IntoIterator<Item = (String, String)>) -> NodeOptions {
+        self.env.extend(env);
+        self
+    }
 }
 
 /// A running `telemux node`; SIGKILLed on drop.

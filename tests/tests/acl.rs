@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use telemux_bus::{Bus, ConnectOptions, TlsOptions};
+use telemux_tests::mesh::wait_online;
 use telemux_tests::{
     wait_until, Cli, NodeOptions, NodeProcess, RedisOptions, RedisServer, TlsFiles, TmuxServer,
 };
@@ -59,14 +60,6 @@ fn acl_file(dir: &Path, computers: &[&str]) -> PathBuf {
     path
 }
 
-/// `cli` with every `(key, value)` of `env` added.
-fn with_env(mut cli: Cli, env: Vec<(String, String)>) -> Cli {
-    for (k, v) in env {
-        cli = cli.env(k, v);
-    }
-    cli
-}
-
 /// The server's ACL denial log (empty when nothing was refused).
 fn acl_log(redis: &RedisServer) -> String {
     redis.cli(&["ACL", "LOG"])
@@ -101,24 +94,13 @@ async fn node_and_client_users_run_the_mesh_and_are_refused_the_rest() {
     let tmux = TmuxServer::new();
     let mut opts = NodeOptions::new("AclPi", &tmux, &redis);
     opts.redis_url = node_url.clone();
-    for (k, v) in files.env() {
-        opts = opts.env(k, v);
-    }
+    opts = opts.envs(files.env());
     let node = NodeProcess::start_with(opts);
-    let cli = with_env(Cli::new(&client_url), files.env()).env("TELEMUX_COMPUTER", "AclDesk");
+    let cli = Cli::new(&client_url)
+        .envs(files.env())
+        .env("TELEMUX_COMPUTER", "AclDesk");
 
-    wait_until("AclPi online", Duration::from_secs(30), || async {
-        let out = cli.run(&["computers", "--json"]).await;
-        out.success()
-            && serde_json::from_str::<Value>(&out.stdout)
-                .ok()
-                .and_then(|v| v.as_array().cloned())
-                .is_some_and(|a| {
-                    a.iter()
-                        .any(|c| c["name"] == "AclPi" && c["online"] == true)
-                })
-    })
-    .await;
+    wait_online(&cli, "AclPi").await;
     let created = cli.run(&["new", "AclPi/work"]).await;
     assert_eq!(created.ok().trim(), "AclPi/work", "{}", node.log());
     cli.run(&["send", "AclPi/work", "echo acl-$((40+2)); (exit 5)"])
@@ -203,7 +185,9 @@ async fn node_and_client_users_run_the_mesh_and_are_refused_the_rest() {
 
     // Doctor works as the node user too (its check of other nodes' versions is
     // refused by Redis and left out, which is why this comes after the log check).
-    let as_node = with_env(Cli::new(&node_url), files.env()).env("TELEMUX_COMPUTER", "AclPi");
+    let as_node = Cli::new(&node_url)
+        .envs(files.env())
+        .env("TELEMUX_COMPUTER", "AclPi");
     let doctor = as_node.run(&["doctor", "--json"]).await;
     assert_eq!(doctor.code(), Some(0), "{doctor:?}");
 
@@ -240,9 +224,7 @@ async fn node_and_client_users_run_the_mesh_and_are_refused_the_rest() {
     let tmux2 = TmuxServer::new();
     let mut opts = NodeOptions::new("OtherPc", &tmux2, &redis);
     opts.redis_url = node_url;
-    for (k, v) in files.env() {
-        opts = opts.env(k, v);
-    }
+    opts = opts.envs(files.env());
     let intruder = NodeProcess::start_with(opts);
     wait_until(
         "the intruding node to be refused",

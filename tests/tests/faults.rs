@@ -160,6 +160,19 @@ fn replies(tg: &FakeTelegram) -> Vec<String> {
         .collect()
 }
 
+/// Waits until the bot has sent the owner at least `n` messages.
+async fn wait_replies(tg: &FakeTelegram, what: &str, n: usize) {
+    wait_until(what, Duration::from_secs(30), || async {
+        let r = replies(tg);
+        if r.len() >= n {
+            Ok(())
+        } else {
+            Err(r)
+        }
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_down_for_ten_seconds_under_two_busy_nodes_and_a_gateway() {
     const NAMES: [&str; 2] = ["MozBook", "RasPi"];
@@ -202,12 +215,7 @@ async fn redis_down_for_ten_seconds_under_two_busy_nodes_and_a_gateway() {
         last_before.push(last);
     }
     tg.inject_message(OWNER, OWNER, None, "/computers");
-    wait_until(
-        "the gateway answers /computers",
-        Duration::from_secs(30),
-        || async { !replies(&tg).is_empty() },
-    )
-    .await;
+    wait_replies(&tg, "the gateway answers /computers", 1).await;
     assert_eq!(
         replies(&tg)[0].matches("online").count(),
         2,
@@ -331,33 +339,9 @@ async fn redis_down_for_ten_seconds_under_two_busy_nodes_and_a_gateway() {
 
     // The same gateway process serves again: the /computers typed during the
     // outage is answered once, and a new one lists both online.
-    wait_until(
-        "the outage /computers answered",
-        Duration::from_secs(30),
-        || async {
-            let r = replies(&tg);
-            if r.len() >= 2 {
-                Ok(())
-            } else {
-                Err(r)
-            }
-        },
-    )
-    .await;
+    wait_replies(&tg, "the outage /computers answered", 2).await;
     tg.inject_message(OWNER, OWNER, None, "/computers");
-    wait_until(
-        "a /computers after the outage",
-        Duration::from_secs(30),
-        || async {
-            let r = replies(&tg);
-            if r.len() >= 3 {
-                Ok(())
-            } else {
-                Err(r)
-            }
-        },
-    )
-    .await;
+    wait_replies(&tg, "a /computers after the outage", 3).await;
     let r = replies(&tg);
     assert_eq!(r.len(), 3, "each /computers answered exactly once: {r:?}");
     assert_eq!(r[2].matches("online").count(), 2, "{r:?}");

@@ -11,8 +11,8 @@
 
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
 use telemux_tests::mesh::exit_codes;
+use telemux_tests::mesh::wait_online;
 use telemux_tests::{
     doctor_check, wait_until, Cli, NodeOptions, NodeProcess, RedisServer, TlsFiles, TmuxServer,
 };
@@ -20,39 +20,17 @@ use telemux_tests::{
 /// A failing connection must be reported long before this (it is not a hang).
 const FAIL_FAST: Duration = Duration::from_secs(20);
 
-/// `cli` with every `(key, value)` of `env` added.
-fn with_env(mut cli: Cli, env: Vec<(String, String)>) -> Cli {
-    for (k, v) in env {
-        cli = cli.env(k, v);
-    }
-    cli
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn node_and_cli_work_over_tls_with_ca_and_client_certificate() {
     let files = TlsFiles::generate();
     let redis = RedisServer::start_tls(&files);
     assert!(redis.url().starts_with("rediss://"), "{}", redis.url());
     let tmux = TmuxServer::new();
-    let mut opts = NodeOptions::new("TlsPi", &tmux, &redis);
-    for (k, v) in files.env() {
-        opts = opts.env(k, v);
-    }
+    let opts = NodeOptions::new("TlsPi", &tmux, &redis).envs(files.env());
     let node = NodeProcess::start_with(opts);
-    let cli = with_env(Cli::new(redis.url()), files.env());
+    let cli = Cli::new(redis.url()).envs(files.env());
 
-    wait_until("TlsPi online over TLS", Duration::from_secs(30), || async {
-        let out = cli.run(&["computers", "--json"]).await;
-        out.success()
-            && serde_json::from_str::<Value>(&out.stdout)
-                .ok()
-                .and_then(|v| v.as_array().cloned())
-                .is_some_and(|a| {
-                    a.iter()
-                        .any(|c| c["name"] == "TlsPi" && c["online"] == true)
-                })
-    })
-    .await;
+    wait_online(&cli, "TlsPi").await;
 
     let created = cli.run(&["new", "TlsPi/sec"]).await;
     assert_eq!(created.ok().trim(), "TlsPi/sec", "{:?}", node.log());
@@ -100,7 +78,7 @@ async fn node_and_cli_work_over_tls_with_ca_and_client_certificate() {
 async fn without_a_client_certificate_the_cli_fails_fast_naming_the_settings() {
     let files = TlsFiles::generate();
     let redis = RedisServer::start_tls(&files);
-    let cli = with_env(Cli::new(redis.url()), files.env_ca_only());
+    let cli = Cli::new(redis.url()).envs(files.env_ca_only());
     let start = Instant::now();
     let out = cli.run(&["computers"]).await;
     assert!(start.elapsed() < FAIL_FAST, "took {:?}", start.elapsed());
@@ -173,7 +151,7 @@ async fn a_wrong_ca_fails_fast_and_doctor_says_which_setting_to_fix() {
     );
 
     // Without any CA file the system store is used, which does not know this CA either.
-    let cli = with_env(Cli::new(redis.url()), Vec::new());
+    let cli = Cli::new(redis.url());
     let out = cli.run(&["computers"]).await;
     assert_eq!(out.code(), Some(1), "{out:?}");
     assert!(out.stderr.contains("set redis.tls_ca_file"), "{out:?}");
@@ -218,7 +196,9 @@ async fn unusable_tls_settings_are_configuration_errors_that_never_print_a_key()
         format!("-----BEGIN PRIVATE KEY-----\n{secret}!!\n-----END PRIVATE KEY-----\n"),
     )
     .unwrap();
-    let cli = with_env(base.clone(), files.env_ca_only())
+    let cli = base
+        .clone()
+        .envs(files.env_ca_only())
         .env("TELEMUX_REDIS__TLS_CERT_FILE", path(files.client_cert()))
         .env("TELEMUX_REDIS__TLS_KEY_FILE", path(broken.clone()));
     for args in [&["computers"][..], &["doctor"][..]] {
@@ -237,17 +217,14 @@ async fn unusable_tls_settings_are_configuration_errors_that_never_print_a_key()
     // The real key's contents never appear either, e.g. in `config show`.
     let key_pem = std::fs::read_to_string(files.client_key()).unwrap();
     let key_body = key_pem.lines().nth(1).unwrap();
-    let cli = with_env(base.clone(), files.env());
+    let cli = base.clone().envs(files.env());
     let out = cli.run(&["config", "show"]).await;
     assert!(out.success(), "{out:?}");
     assert!(out.stdout.contains("tls_key_file"), "{out:?}");
     assert!(!out.stdout.contains(key_body), "{out:?}");
 
     // TLS files with a plain redis:// URL: refused rather than silently unencrypted.
-    let cli = with_env(
-        Cli::new(redis.url().replace("rediss://", "redis://")),
-        files.env(),
-    );
+    let cli = Cli::new(redis.url().replace("rediss://", "redis://")).envs(files.env());
     let out = cli.run(&["computers"]).await;
     assert_eq!(out.code(), Some(2), "{out:?}");
     assert!(out.stderr.contains("use a rediss:// URL"), "{out:?}");

@@ -12,7 +12,8 @@ use std::time::Duration;
 
 use telemux_bus::{Bus, CommandReader, Incoming};
 use telemux_proto::{
-    now_ms, Envelope, ErrorCode, MeshEvent, ReplayGuard, Reply, ReplyBody, Request, SessionName,
+    now_ms, AgentState, Envelope, ErrorCode, MeshEvent, ReplayGuard, Reply, ReplyBody, Request,
+    SessionName,
 };
 use telemux_tmux::{ShellLaunch, Tmux, Waker};
 use tokio::sync::Notify;
@@ -54,7 +55,7 @@ pub(crate) struct WatcherHandle {
     /// Agent profile the session runs (empty: none); fixed at creation.
     pub agent: String,
     /// The agent's state changes as the watcher publishes them (agent sessions).
-    pub agent_changes: Option<tokio::sync::watch::Receiver<watcher::StateChanges>>,
+    pub agent_changes: Option<tokio::sync::watch::Receiver<AgentState>>,
     /// Orders input into the session (see [`InputGate`]).
     pub input: Arc<InputGate>,
 }

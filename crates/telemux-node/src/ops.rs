@@ -19,8 +19,8 @@ use tokio::sync::watch;
 use crate::agent::{install_hooks, AgentProfile};
 
 use crate::error::OpError;
-use crate::node::{InputGate, Shared};
-use crate::watcher::{self, Origin, StateChanges};
+use crate::node::{InputGate, Shared, WatcherHandle};
+use crate::watcher::{self, Origin};
 
 /// Runs one operation and returns the reply payload.
 pub(crate) async fn execute(shared: &Arc<Shared>, op: Op) -> Result<ReplyBody, OpError> {
@@ -121,7 +121,7 @@ pub(crate) struct Target {
     /// Agent profile name (`@telemux_agent`; empty: a plain session).
     pub agent: String,
     /// The agent's published state changes, when a watcher tracks them.
-    pub agent_changes: Option<watch::Receiver<StateChanges>>,
+    pub agent_changes: Option<watch::Receiver<AgentState>>,
     /// The watcher's input gate, when the session is watched.
     pub input: Option<Arc<InputGate>>,
 }
@@ -158,19 +158,22 @@ where
     op(existing(shared, session).await?).await
 }
 
-/// The watched session called `session` (exact name first, then ignoring case).
+/// The watched session called `session`, ignoring case (the table's keys are
+/// lower-cased names, and tmux names cannot differ by case alone here).
 fn watched(shared: &Shared, session: &str) -> Option<Target> {
     let w = shared.watchers.lock().ok()?;
-    let h = w
-        .values()
-        .find(|h| h.name.as_str() == session)
-        .or_else(|| w.get(&session.to_ascii_lowercase()))?;
-    Some(Target {
-        session: h.name.clone(),
-        agent: h.agent.clone(),
-        agent_changes: h.agent_changes.clone(),
-        input: Some(h.input.clone()),
-    })
+    w.get(&session.to_ascii_lowercase()).map(Target::from)
+}
+
+impl From<&WatcherHandle> for Target {
+    fn from(h: &WatcherHandle) -> Target {
+        Target {
+            session: h.name.clone(),
+            agent: h.agent.clone(),
+            agent_changes: h.agent_changes.clone(),
+            input: Some(h.input.clone()),
+        }
+    }
 }
 
 /// Types `text` (and then Enter) into a session.
@@ -205,14 +208,13 @@ async fn send_text(
                 .map_or(shared.cfg.enter_delay, |a| a.submit_delay);
             tokio::time::sleep(delay).await;
         }
-        let mut changes = t.agent_changes.clone().filter(|_| !text.is_empty());
-        let idle_before = changes
-            .as_mut()
-            .is_some_and(|rx| rx.borrow_and_update().1 == AgentState::Idle);
+        // Only a prompt typed into an idle agent is confirmed.
+        let confirm = t.agent_changes.clone().and_then(|mut rx| {
+            let idle = *rx.borrow_and_update() == AgentState::Idle;
+            (idle && !text.is_empty()).then_some(rx)
+        });
         shared.tmux.send_keys(&t.session, &[Key::Enter]).await?;
-        if let (true, Some(rx), Some(gate), Some((_, generation))) =
-            (idle_before, changes, t.input.clone(), &typing)
-        {
+        if let (Some(rx), Some(gate), Some((_, generation))) = (confirm, t.input.clone(), &typing) {
             let confirm = confirm_submit(shared.clone(), t.session.clone(), rx, gate, *generation);
             shared.tracker.spawn(confirm);
         }
@@ -229,7 +231,7 @@ const SUBMIT_CONFIRM: Duration = Duration::from_secs(3);
 async fn confirm_submit(
     shared: Arc<Shared>,
     session: SessionName,
-    mut changes: watch::Receiver<StateChanges>,
+    mut changes: watch::Receiver<AgentState>,
     gate: Arc<InputGate>,
     generation: u64,
 ) {
@@ -365,21 +367,16 @@ async fn existing(shared: &Arc<Shared>, session: &str) -> Result<Target, OpError
     });
     if let Some(i) = found {
         let p = &panes[i];
-        let (agent_changes, input) = shared
-            .watchers
-            .lock()
-            .ok()
-            .and_then(|w| {
-                w.get(&p.session.key())
-                    .map(|h| (h.agent_changes.clone(), Some(h.input.clone())))
-            })
-            .unwrap_or_default();
-        return Ok(Target {
-            session: p.session.clone(),
-            agent: p.agent.clone(),
-            agent_changes,
-            input,
-        });
+        // Not watched yet (made by hand a moment ago): no agent tracking or
+        // pending input to coordinate with.
+        return Ok(
+            watched(shared, p.session.as_str()).unwrap_or_else(|| Target {
+                session: p.session.clone(),
+                agent: p.agent.clone(),
+                agent_changes: None,
+                input: None,
+            }),
+        );
     }
     let known: Vec<&str> = panes.iter().map(|p| p.session.as_str()).collect();
     let hint = names::did_you_mean(&names::suggest(session, known.iter().copied()));

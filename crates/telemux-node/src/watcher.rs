@@ -85,12 +85,9 @@ struct AgentWatch {
     look_at: Option<Instant>,
     /// The hook signal value already applied.
     signal_seen: String,
-    /// Every published state change, counted, for ops waiting on one.
-    changes: watch::Sender<StateChanges>,
+    /// The last published state; every change notifies ops waiting on one.
+    changes: watch::Sender<AgentState>,
 }
-
-/// How many agent state changes a watcher has published, and the latest state.
-pub(crate) type StateChanges = (u64, AgentState);
 
 /// Starts watching `name`; returns the output-stream cursor to read from so
 /// that nothing the session prints from now on is missed.
@@ -130,7 +127,7 @@ pub(crate) async fn start(
             // An adopted agent may have changed state while nobody watched.
             look_at: Some(Instant::now() + AGENT_LOOK),
             signal_seen: pane.agent_signal.clone(),
-            changes: watch::Sender::new((0, state)),
+            changes: watch::Sender::new(state),
         }
     });
 
@@ -544,10 +541,7 @@ impl Watcher {
         }
         self.emit(OutputEvent::AgentState { state, detail }, None);
         if let Some(a) = &self.agent {
-            a.changes.send_modify(|(n, s)| {
-                *n += 1;
-                *s = state;
-            });
+            a.changes.send_replace(state);
         }
         self.flush().await;
     }
