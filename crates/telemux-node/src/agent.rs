@@ -470,9 +470,8 @@ pub fn parse_signal(value: &str) -> Option<(AgentState, Option<u64>)> {
 /// signal needs neither the network nor the telemux binary.
 pub fn claude_settings() -> String {
     let hook = |state: &str| {
-        serde_json::json!([{ "hooks": [{ "type": "command", "command": format!(
-            "tmux set -p -t \"$TMUX_PANE\" @telemux_agent_signal \"{state} $(date +%s%3N)\" \\; wait-for -S telemux-wake >/dev/null 2>&1 || true"
-        ) }] }])
+        serde_json::json!([{ "hooks": [{ "type": "command",
+            "command": telemux_tmux::pane::agent_signal_command(state) }] }])
     };
     serde_json::json!({
         "hooks": {

@@ -9,7 +9,7 @@ use std::time::Duration;
 use telemux_proto::{now_ms, ComputerInfo, PROTOCOL_VERSION};
 use tokio_util::sync::CancellationToken;
 
-use crate::node::Shared;
+use crate::state::Shared;
 
 /// Builds this node's registry record as of now.
 pub(crate) fn info(shared: &Shared, stopped: bool) -> ComputerInfo {

@@ -1,22 +1,26 @@
 //! The telemux node daemon: owns one tmux server and speaks for it on the bus.
 //!
-//! Data flow: tmux control mode (per session) → [`watcher`] (coalesce, render,
-//! sequence) → the session's Redis output stream. Requests arrive on the
-//! computer's command stream → [`ops`] → tmux → a reply on the requester's
-//! stream. [`Node::run`] wires these together with a heartbeat and the tmux
-//! waker that reports shell exit codes and pane deaths without polling.
+//! Data flow: tmux control mode (per session) → [`session`] (coalesce, render,
+//! sequence, publish) → the session's Redis output stream. Requests arrive on
+//! the computer's command stream → [`inbox`] (checks) → [`ops`] → tmux → a
+//! reply on the requester's stream. [`Node::run`] ([`daemon`]) wires these
+//! together with a heartbeat and the tmux waker that reports shell exit codes
+//! and pane deaths without polling; [`reconcile`] adopts sessions. Shared
+//! state is in the leaf module [`state`].
 
 pub mod agent;
 pub mod config;
+mod daemon;
 pub mod error;
 mod heartbeat;
-mod node;
+mod inbox;
 mod ops;
-mod outbox;
+mod reconcile;
 pub mod render;
-mod watcher;
+mod session;
+mod state;
 
 pub use agent::{AgentProfile, AgentSpec};
 pub use config::{NodeConfig, MIN_OUTBOX_RECORDS};
+pub use daemon::{host_name, Node};
 pub use error::NodeError;
-pub use node::{host_name, Node};

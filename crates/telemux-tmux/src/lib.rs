@@ -7,6 +7,8 @@
 //!   bounded buffer that drops the oldest bytes rather than block or grow.
 //! * [`Waker`] turns tmux `wait-for` signals (pane died, a shell prompt reported
 //!   an exit code) into wake-ups, so the node rescans only when something changed.
+//! * [`pane`] names the `@telemux_*` pane options the node sets, their value
+//!   formats, and the minimum tmux version.
 //! * [`shell`] writes the rc files that install the exit-code hooks in bash, zsh
 //!   and POSIX sh.
 //!
@@ -17,6 +19,7 @@ pub mod command;
 pub mod control;
 pub mod error;
 pub mod format;
+pub mod pane;
 pub mod shell;
 pub mod waker;
 pub mod wrapper;
@@ -25,6 +28,7 @@ pub use command::{tmux_version, NewSession, Tmux, WAKE_CHANNEL};
 pub use control::{Batch, ControlClient, PENDING_CAP};
 pub use error::{Result, TmuxError};
 pub use format::{ExitRecord, PaneInfo};
+pub use pane::{version_ok, PaneOption, MIN_TMUX_VERSION};
 pub use shell::{prepare, ShellLaunch};
 pub use waker::Waker;
 pub use wrapper::{wrap, WrapperState};

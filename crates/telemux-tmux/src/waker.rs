@@ -16,7 +16,8 @@
 use std::time::Duration;
 
 use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
+use tokio::task::JoinHandle;
+use tokio_util::sync::{CancellationToken, DropGuard};
 
 use crate::{Tmux, WAKE_CHANNEL};
 
@@ -25,25 +26,58 @@ const RETRY_MIN: Duration = Duration::from_millis(200);
 /// Longest retry delay while the tmux server is away.
 const RETRY_MAX: Duration = Duration::from_secs(2);
 
-/// Spawns the wait-for loop; see the module docs.
-pub struct Waker;
+/// The wait-for loop; see the module docs.
+///
+/// The task is owned by this value: dropping it cancels the task (which then
+/// releases its tmux waiter and ends), and [`Waker::stop`] does the same and
+/// waits for it, so a node can shut down knowing no waiter is left behind.
+pub struct Waker {
+    rx: mpsc::Receiver<()>,
+    task: Option<JoinHandle<()>>,
+    stop: Option<DropGuard>,
+}
 
 impl Waker {
-    /// Starts the loop; the receiver yields `()` per (coalesced) change.
+    /// Starts the loop; [`Waker::recv`] yields `()` per (coalesced) change.
     ///
     /// The channel has capacity 1 and wake-ups are sent with `try_send`, so a
     /// burst of changes while the node is busy becomes a single wake-up. A
     /// wake-up is sent right after start (the initial rescan), possibly followed
     /// by one spurious one, and again when the tmux server comes back after an
-    /// outage. The task ends on `cancel` or when the receiver is dropped.
-    pub fn spawn(tmux: Tmux, cancel: CancellationToken) -> mpsc::Receiver<()> {
+    /// outage. The task ends on `cancel`, on [`Waker::stop`], or when this
+    /// value is dropped.
+    pub fn spawn(tmux: Tmux, cancel: CancellationToken) -> Waker {
         let (tx, rx) = mpsc::channel(1);
-        tokio::spawn(run(tmux, cancel, tx));
-        rx
+        let own = cancel.child_token();
+        // The one spawn here; its owner is the returned Waker (see above).
+        let task = tokio::spawn(run(tmux, own.clone(), tx));
+        Waker {
+            rx,
+            task: Some(task),
+            stop: Some(own.drop_guard()),
+        }
+    }
+
+    /// The next wake-up; `None` once the loop ended.
+    pub async fn recv(&mut self) -> Option<()> {
+        self.rx.recv().await
+    }
+
+    /// A wake-up already waiting, without waiting for one.
+    pub fn try_recv(&mut self) -> Result<(), mpsc::error::TryRecvError> {
+        self.rx.try_recv()
+    }
+
+    /// Stops the loop and waits until it has released its tmux waiter.
+    pub async fn stop(mut self) {
+        drop(self.stop.take());
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
     }
 }
 
-/// The loop behind [`Waker::spawn`].
+/// The loop behind [`Waker::spawn`]; ends on `cancel` or when the receiver is dropped.
 async fn run(tmux: Tmux, cancel: CancellationToken, tx: mpsc::Sender<()>) {
     let socket = tmux.socket().to_string();
     let mut delay = RETRY_MIN;

@@ -8,7 +8,6 @@ use std::time::Duration;
 use common::{eventually, name, TmuxGuard};
 use telemux_proto::{Key, SessionName};
 use telemux_tmux::{prepare, ExitRecord, Tmux, Waker};
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 const T: Duration = Duration::from_secs(10);
@@ -65,7 +64,7 @@ async fn records(t: &Tmux, s: &SessionName, count: usize) -> Vec<ExitRecord> {
 }
 
 /// Waits for a wake-up, failing after `T`.
-async fn woken(rx: &mut mpsc::Receiver<()>) {
+async fn woken(rx: &mut Waker) {
     tokio::time::timeout(T, rx.recv())
         .await
         .expect("waker fired")
@@ -73,7 +72,7 @@ async fn woken(rx: &mut mpsc::Receiver<()>) {
 }
 
 /// Takes the start-up wake-up(s) so later ones can be attributed.
-async fn started(rx: &mut mpsc::Receiver<()>) {
+async fn started(rx: &mut Waker) {
     woken(rx).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let _ = rx.try_recv();

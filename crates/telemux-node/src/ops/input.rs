@@ -1,0 +1,142 @@
+//! `send_text` and `send_keys`: typing into a session, ordered by the
+//! session's input gate, with the confirming second Enter for idle agents.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use telemux_proto::{limits, AgentState, ErrorCode, Key, ReplyBody, SessionName};
+use tokio::sync::watch;
+
+use super::target::{targeted, Target};
+use crate::error::OpError;
+use crate::state::{InputGate, Shared};
+
+/// `Op::SendText`: checks the size, then types into the session.
+pub(crate) async fn send_text_op(
+    shared: &Arc<Shared>,
+    session: &str,
+    text: String,
+    enter: bool,
+) -> Result<ReplyBody, OpError> {
+    limits::check("text", text.len(), limits::MAX_TEXT_BYTES)?;
+    let text = &text;
+    targeted(shared, session, move |t| send_text(shared, t, text, enter)).await
+}
+
+/// `Op::SendKeys`: checks and parses the keys, then presses them.
+pub(crate) async fn send_keys(
+    shared: &Arc<Shared>,
+    session: &str,
+    keys: Vec<String>,
+) -> Result<ReplyBody, OpError> {
+    if keys.is_empty() {
+        return Err(OpError::new(
+            ErrorCode::BadInput,
+            format!(
+                "no keys given; allowed: {}",
+                telemux_proto::input::ALLOWED_KEYS_HELP
+            ),
+        ));
+    }
+    if keys.len() > limits::MAX_KEYS {
+        return Err(OpError::new(
+            ErrorCode::BadInput,
+            format!(
+                "{} keys given; at most {} per request",
+                keys.len(),
+                limits::MAX_KEYS
+            ),
+        ));
+    }
+    let keys = &keys
+        .iter()
+        .map(|k| Key::parse(k))
+        .collect::<Result<Vec<_>, _>>()?;
+    targeted(shared, session, move |t| async move {
+        let _typing = t.begin_input().await;
+        shared.tmux.send_keys(&t.session, keys).await?;
+        Ok(ReplyBody::Ok)
+    })
+    .await
+}
+
+/// Types `text` (and then Enter) into a session.
+///
+/// A prompt typed into an idle agent is confirmed afterwards: some agents
+/// take an Enter that follows a paste too closely as a newline in their
+/// input box, and the prompt then just sits there. When the agent's state
+/// does not change within [`SUBMIT_CONFIRM`], and nothing else was typed into
+/// the session meanwhile, Enter is pressed once more (an empty input box
+/// ignores it). The reply does not wait for that: it says "written"; the
+/// agent's `working` state on the session's stream says "accepted". Shells
+/// and other programs get no second Enter: the terminal never loses one, and
+/// a stray Enter could answer a later `[Y/n]`.
+async fn send_text(
+    shared: &Arc<Shared>,
+    t: Target,
+    text: &str,
+    enter: bool,
+) -> Result<ReplyBody, OpError> {
+    let typing = t.begin_input().await;
+    if !text.is_empty() {
+        shared.tmux.send_text(&t.session, text).await?;
+    }
+    if enter {
+        if !text.is_empty() {
+            // An agent's input box may need longer than a shell to
+            // take a paste before Enter submits it.
+            let delay = shared
+                .cfg
+                .agents
+                .get(&t.agent)
+                .map_or(shared.cfg.enter_delay, |a| a.submit_delay);
+            tokio::time::sleep(delay).await;
+        }
+        // Only a prompt typed into an idle agent is confirmed.
+        let confirm = t.agent_changes.clone().and_then(|mut rx| {
+            let idle = *rx.borrow_and_update() == AgentState::Idle;
+            (idle && !text.is_empty()).then_some(rx)
+        });
+        shared.tmux.send_keys(&t.session, &[Key::Enter]).await?;
+        if let (Some(rx), Some(gate), Some((_, generation))) = (confirm, t.input.clone(), &typing) {
+            let confirm = confirm_submit(shared.clone(), t.session.clone(), rx, gate, *generation);
+            shared.tracker.spawn(confirm);
+        }
+    }
+    Ok(ReplyBody::Ok)
+}
+
+/// How long an idle agent gets to show that it took a prompt (its state
+/// changes) before Enter is pressed once more.
+const SUBMIT_CONFIRM: Duration = Duration::from_secs(3);
+
+/// Presses Enter once more unless the agent's state changes within
+/// [`SUBMIT_CONFIRM`] or newer input reaches the session first.
+async fn confirm_submit(
+    shared: Arc<Shared>,
+    session: SessionName,
+    mut changes: watch::Receiver<AgentState>,
+    gate: Arc<InputGate>,
+    generation: u64,
+) {
+    tokio::select! {
+        _ = shared.cancel.cancelled() => return,
+        // Changed, or the watcher ended (the session is gone): nothing to do.
+        r = tokio::time::timeout(SUBMIT_CONFIRM, changes.changed()) => if r.is_ok() { return },
+    }
+    let _typing = gate.lock.lock().await;
+    if gate.generation.load(Ordering::SeqCst) != generation {
+        tracing::debug!(computer = %shared.cfg.computer, session = %session, "newer input since the prompt; no second Enter");
+        return;
+    }
+    tracing::info!(
+        computer = %shared.cfg.computer,
+        session = %session,
+        "agent showed no sign of taking the prompt within {} s; pressed Enter again",
+        SUBMIT_CONFIRM.as_secs()
+    );
+    if let Err(e) = shared.tmux.send_keys(&session, &[Key::Enter]).await {
+        tracing::debug!(computer = %shared.cfg.computer, session = %session, error = %e, "second Enter failed");
+    }
+}

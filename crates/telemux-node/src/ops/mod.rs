@@ -1,0 +1,56 @@
+//! The operations a node performs for requesters (`Op` → tmux → `ReplyBody`),
+//! one file per request kind; [`execute`] dispatches.
+//!
+//! Everything that reaches tmux is validated first: names against the
+//! naming rule, text and key counts against limits, keys against the known
+//! list. Text is always typed literally.
+
+mod create;
+mod input;
+mod kill;
+mod list;
+mod read;
+mod run;
+mod target;
+
+use std::sync::Arc;
+
+use telemux_proto::{Op, ReplyBody};
+
+use crate::error::OpError;
+use crate::state::Shared;
+
+/// Runs one operation and returns the reply payload.
+pub(crate) async fn execute(shared: &Arc<Shared>, op: Op) -> Result<ReplyBody, OpError> {
+    match op {
+        Op::ListSessions => Ok(ReplyBody::Sessions(list::list(shared).await?)),
+        Op::NewSession {
+            name,
+            cwd,
+            command,
+            agent,
+        } => {
+            let agent = agent.map(|a| create::profile(shared, &a)).transpose()?;
+            let (session, cursor) = create::create(shared, name, cwd, command, agent, None).await?;
+            Ok(ReplyBody::Created { session, cursor })
+        }
+        Op::Run {
+            cwd,
+            command,
+            timeout_ms,
+        } => run::run(shared, cwd, command, timeout_ms).await,
+        Op::SendText {
+            session,
+            text,
+            enter,
+        } => input::send_text_op(shared, &session, text, enter).await,
+        Op::SendKeys { session, keys } => input::send_keys(shared, &session, keys).await,
+        Op::Read {
+            session,
+            lines,
+            raw,
+            last_turn,
+        } => read::read_op(shared, &session, lines, raw, last_turn).await,
+        Op::Kill { session } => kill::kill(shared, &session).await,
+    }
+}

@@ -1,0 +1,65 @@
+//! `read`: a session's screen and scrollback, or an agent's last answer.
+
+use std::sync::Arc;
+
+use telemux_proto::{limits, ErrorCode, ReplyBody};
+
+use super::target::{targeted, Target};
+use crate::error::OpError;
+use crate::state::Shared;
+
+/// `Op::Read` on session `session`.
+pub(crate) async fn read_op(
+    shared: &Arc<Shared>,
+    session: &str,
+    lines: u32,
+    raw: bool,
+    last_turn: bool,
+) -> Result<ReplyBody, OpError> {
+    targeted(shared, session, move |t| {
+        read(shared, t, lines, raw, last_turn)
+    })
+    .await
+}
+
+/// The screen and scrollback of a session, or an agent's last answer.
+async fn read(
+    shared: &Shared,
+    t: Target,
+    lines: u32,
+    raw: bool,
+    last_turn: bool,
+) -> Result<ReplyBody, OpError> {
+    let s = t.session;
+    if last_turn {
+        let Some(profile) = shared.cfg.agents.get(&t.agent) else {
+            return Err(OpError::new(
+                ErrorCode::BadInput,
+                format!(
+                    "{}/{s} is not an agent session (start one with --agent); last_turn needs an agent's transcript",
+                    shared.cfg.computer
+                ),
+            ));
+        };
+        // A turn may be long: look further back than the screen.
+        let text = shared
+            .tmux
+            .capture(
+                &s,
+                lines.clamp(LAST_TURN_LINES, limits::MAX_READ_LINES),
+                false,
+            )
+            .await?;
+        return Ok(ReplyBody::Screen {
+            text: profile.last_turn(&text),
+        });
+    }
+    let text = shared
+        .tmux
+        .capture(&s, lines.min(limits::MAX_READ_LINES), raw)
+        .await?;
+    Ok(ReplyBody::Screen { text })
+}
+
+/// Lines of scrollback searched for an agent's last answer.
+const LAST_TURN_LINES: u32 = 3000;

@@ -1,0 +1,235 @@
+//! One session's watcher: tmux control-mode output → ordered output records.
+//!
+//! The watcher owns the session's control client, its renderer and its
+//! sequence counter, so everything about one session is ordered by one task
+//! and a flooding session only ever delays itself. One concern per file:
+//!
+//! * [`output`]: output is gathered for a few milliseconds, rendered into
+//!   lines (or a captured frame for full-screen programs);
+//! * [`lifecycle`]: exit codes arrive from tmux pane options written by the
+//!   shell hook (never from the output), and pane deaths from `pane_dead`;
+//!   both are published after the output that preceded them; `run` timeouts;
+//! * [`agent`]: agent-state tracking of agent sessions;
+//! * [`publish`]: appending to the session's stream; records wait in a
+//!   bounded [`outbox`] while Redis is away; when it is full, the oldest
+//!   output is folded into one gap record (exit events stay).
+//!
+//! This file starts a watcher ([`start`]) and runs its loop.
+
+mod agent;
+mod lifecycle;
+mod outbox;
+mod output;
+mod publish;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use telemux_proto::{AgentState, MeshEvent, OutputEvent, OutputRecord, SessionName};
+use telemux_tmux::ControlClient;
+use tokio::sync::Notify;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use self::agent::AgentWatch;
+use self::lifecycle::Lifecycle;
+use self::outbox::Outbox;
+use self::output::{Output, AGENT_LOOK};
+use self::publish::Publisher;
+use crate::config::MIN_OUTBOX_RECORDS;
+use crate::error::OpError;
+use crate::render::Renderer;
+use crate::state::{Shared, WatcherHandle};
+
+/// How a watched session came to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Origin {
+    /// Created by this node just now: start counting exit records from zero.
+    Created,
+    /// Found on the tmux socket (node restart, or made by hand).
+    Adopted,
+}
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+struct Watcher {
+    out: Output,
+    publish: Publisher,
+    life: Lifecycle,
+    agent: Option<AgentWatch>,
+}
+
+/// Starts watching `name`; returns the output-stream cursor to read from so
+/// that nothing the session prints from now on is missed.
+pub(crate) async fn start(
+    shared: &Arc<Shared>,
+    name: SessionName,
+    origin: Origin,
+    run_timeout: Option<Duration>,
+) -> Result<String, OpError> {
+    let computer = &shared.cfg.computer;
+    let cancel = shared.cancel.child_token();
+    let ctl = ControlClient::attach(&shared.tmux, &name, cancel.clone()).await?;
+    let last = shared.bus.last_output(computer, &name).await?;
+    let (seq, cursor, last_ts) = match &last {
+        Some((id, env)) => match env.open::<OutputRecord>() {
+            Ok(r) => (r.seq + 1, id.clone(), r.ts_ms),
+            Err(_) => (0, id.clone(), 0),
+        },
+        None => (0, "0-0".to_string(), 0),
+    };
+    let exits_seen = match origin {
+        Origin::Created => {
+            shared.bus.set_exits_seen(computer, &name, 0).await?;
+            0
+        }
+        Origin::Adopted => shared.bus.exits_seen(computer, &name).await?,
+    };
+    let pane = shared.tmux.pane_status(&name).await?;
+    let mut renderer = Renderer::new();
+    renderer.set_alternate_screen(pane.alternate_on);
+    let agent = shared.cfg.agents.get(&pane.agent).map(|profile| {
+        let resumed = telemux_tmux::pane::parse_agent_state(&pane.agent_state).map(|(s, _)| s);
+        let state = resumed.unwrap_or(AgentState::Starting);
+        AgentWatch::new(
+            profile.clone(),
+            state,
+            // An adopted agent may have changed state while nobody watched.
+            Instant::now() + AGENT_LOOK,
+            pane.agent_signal.clone(),
+        )
+    });
+
+    let check = Arc::new(Notify::new());
+    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+    shared.sessions.insert(
+        name.key(),
+        WatcherHandle {
+            seen: None,
+            check: check.clone(),
+            id,
+            name: name.clone(),
+            agent: pane.agent.clone(),
+            agent_changes: agent.as_ref().map(|a| a.subscribe()),
+            input: Arc::default(),
+        },
+    );
+    shared.sessions_changed.notify_one();
+    let mut w = Watcher {
+        out: Output::new(ctl, renderer),
+        publish: Publisher::new(
+            shared.clone(),
+            name.clone(),
+            seq,
+            last.as_ref().map(|(id, _)| id.as_str()),
+            Outbox::new(shared.cfg.outbox_records.max(MIN_OUTBOX_RECORDS)),
+        ),
+        life: Lifecycle::new(exits_seen, run_timeout),
+        agent,
+    };
+    if origin == Origin::Adopted && last.is_some() && pane.activity_ms > last_ts {
+        // We were not listening while the node was down: say so, never hide it.
+        w.publish.emit(
+            OutputEvent::Gap {
+                from_seq: seq,
+                to_seq: seq,
+                reason: "output printed while the node was down was not streamed; `read` shows the screen and scrollback".into(),
+            },
+            None,
+        );
+    }
+    if let (Origin::Created, Some(a)) = (origin, &w.agent) {
+        let detail = format!("{} started", a.profile.name);
+        w.publish.emit(
+            OutputEvent::AgentState {
+                state: AgentState::Starting,
+                detail,
+            },
+            None,
+        );
+    }
+    if origin == Origin::Created || last.is_none() {
+        shared
+            .mesh_event(MeshEvent::SessionCreated {
+                computer: computer.to_string(),
+                session: name.to_string(),
+            })
+            .await;
+    }
+    tracing::info!(computer = %computer, session = %name, ?origin, seq, "watching session");
+    let shared2 = shared.clone();
+    shared.tracker.spawn(async move {
+        w.run(cancel, check).await;
+        if shared2.sessions.remove_if_id(&name.key(), id) {
+            shared2.sessions_changed.notify_one();
+        }
+    });
+    Ok(cursor)
+}
+
+impl Watcher {
+    async fn run(&mut self, cancel: CancellationToken, check: Arc<Notify>) {
+        // A pane may have died or finished commands before we attached.
+        self.check().await;
+        while !self.life.closed() {
+            let deadline = self.life.run_deadline;
+            let retry = self.publish.has_queued();
+            let look = self.agent.as_ref().and_then(|a| a.look_at);
+            tokio::select! {
+                _ = cancel.cancelled() => break,
+                batch = self.out.ctl.next_batch() => {
+                    let batch = self.out.coalesce(&self.publish, batch).await;
+                    let exited = batch.exited;
+                    let look = self.agent.as_mut().map(|a| &mut a.look_at);
+                    self.out.on_output(&mut self.publish, look, batch).await;
+                    self.publish.flush().await;
+                    if exited {
+                        self.check().await;
+                        if !self.life.closed() {
+                            // The control client died but the session lives: re-attach.
+                            let p = &self.publish;
+                            match ControlClient::attach(&p.shared.tmux, &p.name, cancel.child_token()).await {
+                                Ok(c) => self.out.ctl = c,
+                                Err(e) => {
+                                    // Usually the session went away meanwhile:
+                                    // check again so its closure is published.
+                                    self.check().await;
+                                    if !self.life.closed() {
+                                        let p = &self.publish;
+                                        tracing::warn!(computer = %p.shared.cfg.computer, session = %p.name, error = %e, "lost control client");
+                                        break;
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                _ = check.notified() => self.check().await,
+                _ = sleep_until_opt(look), if look.is_some() => {
+                    if let Some(a) = &mut self.agent {
+                        a.look(&mut self.out, &mut self.publish).await;
+                    }
+                }
+                _ = sleep_until_opt(deadline) => {
+                    self.life.on_timeout(&mut self.out, &mut self.publish, self.agent.as_mut()).await;
+                }
+                _ = tokio::time::sleep(Duration::from_millis(500)), if retry => self.publish.flush().await,
+            }
+        }
+        self.publish.flush().await;
+    }
+
+    async fn check(&mut self) {
+        self.life
+            .check(&mut self.out, &mut self.publish, self.agent.as_mut())
+            .await;
+    }
+}
+
+async fn sleep_until_opt(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
