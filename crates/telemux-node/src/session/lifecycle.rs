@@ -180,7 +180,7 @@ impl Lifecycle {
         };
         if let Some((status, signal, release)) = exit {
             self.phase = self.phase.exited();
-            if let Some(a) = agent.as_deref_mut() {
+            if let Some(a) = agent {
                 a.on_exit(out, p, status).await;
             }
             tracing::info!(computer = %computer, session = %p.name, status, "session exited");
