@@ -96,6 +96,7 @@ impl ControlClient {
         let pending = Arc::new(Mutex::new(Pending::default()));
         let notify = Arc::new(Notify::new());
         let session = s.to_string();
+        // Owned by the client: aborted when it is dropped, ended by `cancel`.
         let reader = tokio::spawn(read_loop(
             stdout,
             pending.clone(),

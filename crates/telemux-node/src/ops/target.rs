@@ -15,7 +15,7 @@ use crate::state::{InputGate, Shared, WatcherHandle};
 pub(crate) struct Target {
     /// The name as tmux spells it.
     pub session: SessionName,
-    /// Agent profile name (`@telemux_agent`; empty: a plain session).
+    /// Agent profile name (`PaneOption::Agent`; empty: a plain session).
     pub agent: String,
     /// The agent's published state changes, when a watcher tracks them.
     pub agent_changes: Option<watch::Receiver<AgentState>>,
