@@ -14,6 +14,7 @@ mod node;
 mod ops;
 mod outbox;
 pub mod render;
+mod replay_store;
 mod watcher;
 
 pub use agent::{AgentProfile, AgentSpec};

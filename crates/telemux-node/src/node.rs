@@ -12,14 +12,14 @@ use std::time::Duration;
 
 use telemux_bus::{Bus, CommandReader, Incoming};
 use telemux_proto::{
-    now_ms, AgentState, Envelope, ErrorCode, MeshEvent, ReplayGuard, Reply, ReplyBody, Request,
-    SessionName,
+    now_ms, AgentState, Envelope, ErrorCode, MeshEvent, Reply, ReplyBody, Request, SessionName,
 };
 use telemux_tmux::{ShellLaunch, Tmux, Waker};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::replay_store::{AcceptedCommands, Admission};
 use crate::{heartbeat, ops, watcher, NodeConfig, NodeError};
 
 /// A running node; create with [`Node::new`], drive with [`Node::run`].
@@ -261,7 +261,8 @@ impl Node {
 async fn command_loop(shared: &Arc<Shared>, cancel: &CancellationToken) -> Result<(), NodeError> {
     let computer = &shared.cfg.computer;
     let mut reader = CommandReader::new(&shared.bus, computer);
-    let mut replays = ReplayGuard::default();
+    // Accepted command ids, on disk: replays are refused across restarts (replay_store.rs).
+    let mut replays = AcceptedCommands::open(&shared.cfg.state_dir, shared.cfg.max_skew).await?;
     loop {
         let incoming = match reader.next(cancel).await {
             Ok(Some(i)) => i,
@@ -281,7 +282,7 @@ async fn command_loop(shared: &Arc<Shared>, cancel: &CancellationToken) -> Resul
 async fn handle(
     shared: &Arc<Shared>,
     reader: &CommandReader,
-    replays: &mut ReplayGuard,
+    replays: &mut AcceptedCommands,
     incoming: Incoming,
 ) {
     let computer = &shared.cfg.computer;
@@ -305,28 +306,36 @@ async fn handle(
         Ok(r) => r,
         Err(e) => return refuse(e.to_string()).await,
     };
-    if let Some(key) = &shared.cfg.mesh_key {
-        let window = shared.cfg.max_skew.as_millis() as u64;
-        let now = now_ms();
-        let checked = key
-            .verify(&env, now, window)
-            .and_then(|()| replays.check(env.id, env.ts_ms, now, window));
-        if let Err(e) = checked {
-            tracing::warn!(computer = %computer, from = %env.from, id = %env.id, error = %e, "refused command");
-            if !req.reply_to.is_empty() {
-                let reply = Reply {
-                    request_id: env.id,
-                    result: ReplyBody::Error {
-                        code: ErrorCode::BadInput,
-                        message: format!("{computer} refused the command: {e}"),
-                    },
-                };
-                if let Ok(renv) = Envelope::seal(computer.as_str(), &reply) {
-                    let _ = shared.bus.reply(&req.reply_to, &renv).await;
-                }
-            }
-            return refuse(e.to_string()).await;
+    // --- admission (replay_store.rs): signature, target computer, durable replay record ---
+    let key = shared.cfg.mesh_key.as_ref();
+    let admission = replays
+        .admit(key, computer, &env, &req, &incoming.entry_id)
+        .await;
+    let checked = match admission {
+        Admission::Run => Ok(()),
+        Admission::Redelivered => {
+            tracing::info!(computer = %computer, id = %env.id, "command accepted before a restart; not running it twice");
+            let _ = reader.ack(&incoming.entry_id).await;
+            return;
         }
+        Admission::Refused(e) => Err(e),
+    };
+    // --- end admission ---
+    if let Err(e) = checked {
+        tracing::warn!(computer = %computer, from = %env.from, id = %env.id, error = %e, "refused command");
+        if !req.reply_to.is_empty() {
+            let reply = Reply {
+                request_id: env.id,
+                result: ReplyBody::Error {
+                    code: ErrorCode::BadInput,
+                    message: format!("{computer} refused the command: {e}"),
+                },
+            };
+            if let Ok(renv) = Envelope::seal(computer.as_str(), &reply) {
+                let _ = shared.bus.reply(&req.reply_to, &renv).await;
+            }
+        }
+        return refuse(e.to_string()).await;
     }
     match reader.try_take(&env.id).await {
         Ok(true) => {}
