@@ -345,6 +345,7 @@ async fn raw_bytes_in_the_command_stream_are_dead_lettered() {
     let bus = Bus::connect(&m.redis.url()).await.unwrap();
     let before = bus.dead_letter_count().await.unwrap();
     let request = |text: &str| Request {
+        to: None,
         reply_to: String::new(),
         deadline_ms: 0,
         op: Op::SendText {

@@ -147,6 +147,8 @@ impl Requester {
     ) -> Result<ReplyBody, RequestError> {
         let bus = &self.inner.bus;
         let req = Request {
+            // Signed with the rest: the node refuses it anywhere but on `to`.
+            to: Some(to.clone()),
             reply_to: self.inner.reply_stream.clone(),
             deadline_ms: now_ms() + timeout.as_millis() as u64,
             op,

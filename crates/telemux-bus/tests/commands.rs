@@ -14,6 +14,7 @@ fn request(op: Op) -> Envelope {
     Envelope::seal(
         "cli@test",
         &Request {
+            to: None,
             reply_to: String::new(),
             deadline_ms: telemux_proto::now_ms() + 60_000,
             op,

@@ -15,6 +15,14 @@ pub enum NodeError {
     /// Another live node already uses this computer name.
     #[error("computer name '{0}' is already used by a live node (started {1} ms ago on host '{2}'); pick another name with `computer = ...` or TELEMUX_COMPUTER")]
     NameTaken(String, u64, String),
+    /// The record of accepted commands (replay protection) cannot be used.
+    #[error("cannot use {}: {source} (the node records accepted command ids there so a restart cannot be used to replay them; check node.state_dir)", path.display())]
+    StateFile {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What the file system said.
+        source: std::io::Error,
+    },
 }
 
 /// A failed operation, turned into a `ReplyBody::Error` for the requester.

@@ -10,11 +10,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use telemux_bus::{CommandReader, Incoming};
-use telemux_proto::{now_ms, Envelope, ErrorCode, ReplayGuard, Reply, ReplyBody, Request};
+use telemux_proto::{now_ms, Envelope, ErrorCode, Reply, ReplyBody, Request};
 use tokio_util::sync::CancellationToken;
 
 use crate::error::NodeError;
 use crate::ops;
+use crate::replay_store::{AcceptedCommands, Admission};
 use crate::state::Shared;
 
 /// Reads requests until cancelled and handles each in turn.
@@ -24,7 +25,8 @@ pub(crate) async fn command_loop(
 ) -> Result<(), NodeError> {
     let computer = &shared.cfg.computer;
     let mut reader = CommandReader::new(&shared.bus, computer);
-    let mut replays = ReplayGuard::default();
+    // Accepted command ids, on disk: replays are refused across restarts (replay_store.rs).
+    let mut replays = AcceptedCommands::open(&shared.cfg.state_dir, shared.cfg.max_skew).await?;
     loop {
         let incoming = match reader.next(cancel).await {
             Ok(Some(i)) => i,
@@ -45,7 +47,7 @@ pub(crate) async fn command_loop(
 async fn handle(
     shared: &Arc<Shared>,
     reader: &CommandReader,
-    replays: &mut ReplayGuard,
+    replays: &mut AcceptedCommands,
     incoming: Incoming,
 ) {
     let computer = &shared.cfg.computer;
@@ -92,7 +94,7 @@ async fn handle(
 async fn admit(
     shared: &Arc<Shared>,
     reader: &CommandReader,
-    replays: &mut ReplayGuard,
+    replays: &mut AcceptedCommands,
     incoming: Incoming,
 ) -> Option<Admitted> {
     let computer = &shared.cfg.computer;
@@ -122,29 +124,33 @@ async fn admit(
             return None;
         }
     };
-    if let Some(key) = &shared.cfg.mesh_key {
-        let window = shared.cfg.max_skew.as_millis() as u64;
-        let now = now_ms();
-        let checked = key
-            .verify(&env, now, window)
-            .and_then(|()| replays.check(env.id, env.ts_ms, now, window));
-        if let Err(e) = checked {
-            tracing::warn!(computer = %computer, from = %env.from, id = %env.id, error = %e, "refused command");
-            if !req.reply_to.is_empty() {
-                let reply = Reply {
-                    request_id: env.id,
-                    result: ReplyBody::Error {
-                        code: ErrorCode::BadInput,
-                        message: format!("{computer} refused the command: {e}"),
-                    },
-                };
-                if let Ok(renv) = Envelope::seal(computer.as_str(), &reply) {
-                    let _ = shared.bus.reply(&req.reply_to, &renv).await;
-                }
-            }
-            refuse(e.to_string()).await;
+    // Signature, target computer and the durable replay record (replay_store.rs).
+    let key = shared.cfg.mesh_key.as_ref();
+    let checked = match replays.admit(key, computer, &env, &req, &incoming.entry_id).await {
+        Admission::Run => Ok(()),
+        Admission::Redelivered => {
+            tracing::info!(computer = %computer, id = %env.id, "command accepted before a restart; not running it twice");
+            let _ = reader.ack(&incoming.entry_id).await;
             return None;
         }
+        Admission::Refused(e) => Err(e),
+    };
+    if let Err(e) = checked {
+        tracing::warn!(computer = %computer, from = %env.from, id = %env.id, error = %e, "refused command");
+        if !req.reply_to.is_empty() {
+            let reply = Reply {
+                request_id: env.id,
+                result: ReplyBody::Error {
+                    code: ErrorCode::BadInput,
+                    message: format!("{computer} refused the command: {e}"),
+                },
+            };
+            if let Ok(renv) = Envelope::seal(computer.as_str(), &reply) {
+                let _ = shared.bus.reply(&req.reply_to, &renv).await;
+            }
+        }
+        refuse(e.to_string()).await;
+        return None;
     }
     match reader.try_take(&env.id).await {
         Ok(true) => {}

@@ -17,6 +17,7 @@ mod inbox;
 mod ops;
 mod reconcile;
 pub mod render;
+mod replay_store;
 mod session;
 mod state;
 

@@ -4,8 +4,12 @@
 //! commands, so every one of them holds the secret anyway; a shared symmetric
 //! key is one value to configure and rotate, and verification is a hash. See
 //! docs/security.md. A signature covers version, id, timestamp, sender, kind
-//! and body, so none of them can be changed; the timestamp bounds replays to a
-//! window and [`ReplayGuard`] refuses an id seen inside it.
+//! and body, so none of them can be changed; the body names the computer a
+//! request is for ([`check_target`]), so a signed request cannot be redirected
+//! to another computer; the timestamp bounds replays to a window, inside which
+//! a receiver refuses an id it saw before. [`ReplayGuard`] does that in memory;
+//! the node keeps its accepted ids on disk instead (telemux-node's
+//! `replay_store`), so that a restart does not forget them.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -15,7 +19,7 @@ use sha2::Sha256;
 use thiserror::Error;
 use uuid::Uuid;
 
-use crate::Envelope;
+use crate::{ComputerName, Envelope};
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -40,6 +44,40 @@ pub enum AuthError {
     /// The id was already seen inside the window.
     #[error("command {0} was already received: refused as a replay")]
     Replayed(Uuid),
+    /// A signed request that does not say which computer it is for: it could
+    /// be copied into any computer's command stream.
+    #[error("signed command does not name the computer it is for (sent by a telemux older than this node?); refused, since it could have been redirected here")]
+    NoTarget,
+    /// A request signed for another computer, found in this one's stream:
+    /// someone with write access to Redis copied it here.
+    #[error("command was signed for computer {signed_for}, not {here}: refused (it was copied into the wrong command stream)")]
+    WrongTarget {
+        /// The computer named in the signed request.
+        signed_for: String,
+        /// This computer.
+        here: String,
+    },
+}
+
+/// Checks that a request is meant for computer `here` (names compare
+/// case-insensitively, as everywhere). `to` is the request's
+/// [`crate::Request::to`]; `required` is set when the mesh signs commands,
+/// where a request without a target is refused (an unsigned mesh has no
+/// boundary to protect, and senders before the field still work there).
+pub fn check_target(
+    to: Option<&ComputerName>,
+    here: &ComputerName,
+    required: bool,
+) -> Result<(), AuthError> {
+    match to {
+        Some(to) if to.key() == here.key() => Ok(()),
+        Some(to) => Err(AuthError::WrongTarget {
+            signed_for: to.to_string(),
+            here: here.to_string(),
+        }),
+        None if required => Err(AuthError::NoTarget),
+        None => Ok(()),
+    }
 }
 
 /// The shared secret of a mesh. Its `Debug` never shows the key.
@@ -125,6 +163,7 @@ mod tests {
 
     fn env() -> Envelope {
         let req = Request {
+            to: None,
             reply_to: String::new(),
             deadline_ms: 0,
             op: Op::Kill {
@@ -172,6 +211,69 @@ mod tests {
         ));
         assert!(matches!(MeshKey::new(b"short"), Err(AuthError::WeakKey(5))));
         assert_eq!(format!("{key:?}"), "MeshKey(***)");
+    }
+
+    #[test]
+    fn the_target_computer_is_checked() {
+        let a = ComputerName::new("RasPi").unwrap();
+        let b = ComputerName::new("MozBook").unwrap();
+        let lower = ComputerName::new("raspi").unwrap();
+        assert_eq!(check_target(Some(&a), &lower, true), Ok(()));
+        let err = check_target(Some(&a), &b, true).unwrap_err();
+        assert_eq!(
+            err,
+            AuthError::WrongTarget {
+                signed_for: "RasPi".into(),
+                here: "MozBook".into()
+            }
+        );
+        assert!(err
+            .to_string()
+            .contains("signed for computer RasPi, not MozBook"));
+        assert_eq!(check_target(None, &b, true), Err(AuthError::NoTarget));
+        assert_eq!(check_target(None, &b, false), Ok(()));
+        assert!(check_target(Some(&a), &b, false).is_err());
+    }
+
+    #[test]
+    fn the_target_is_covered_by_the_signature() {
+        let key = MeshKey::new(b"0123456789abcdef0123").unwrap();
+        let req = Request {
+            to: Some(ComputerName::new("RasPi").unwrap()),
+            reply_to: String::new(),
+            deadline_ms: 0,
+            op: Op::Kill {
+                session: "api".into(),
+            },
+        };
+        let mut e = Envelope::seal("cli@x", &req).unwrap();
+        key.sign(&mut e);
+        let mut redirected = req.clone();
+        redirected.to = Some(ComputerName::new("MozBook").unwrap());
+        e.body = rmp_serde::to_vec_named(&redirected).unwrap();
+        assert_eq!(
+            key.verify(&e, now_ms(), 30_000),
+            Err(AuthError::BadSignature)
+        );
+    }
+
+    #[test]
+    fn requests_from_older_senders_have_no_target() {
+        // What a sender before `Request::to` wrote.
+        #[derive(serde::Serialize)]
+        struct Older {
+            reply_to: String,
+            deadline_ms: u64,
+            op: Op,
+        }
+        let body = rmp_serde::to_vec_named(&Older {
+            reply_to: String::new(),
+            deadline_ms: 0,
+            op: Op::ListSessions,
+        })
+        .unwrap();
+        let req: Request = rmp_serde::from_slice(&body).unwrap();
+        assert_eq!(req.to, None);
     }
 
     #[test]

@@ -127,6 +127,7 @@ mod tests {
     #[test]
     fn round_trip() {
         let req = Request {
+            to: None,
             reply_to: "telemux:reply:x".into(),
             deadline_ms: 42,
             op: Op::SendText {
@@ -180,6 +181,7 @@ mod tests {
         ));
         let text = "x".repeat(limits::MAX_ENVELOPE_BYTES);
         let req = Request {
+            to: None,
             reply_to: String::new(),
             deadline_ms: 0,
             op: Op::SendText {

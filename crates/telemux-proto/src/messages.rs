@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::Message;
+use crate::{ComputerName, Message};
 
 /// What a node says about itself in the registry (and heartbeats).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -148,6 +148,13 @@ pub struct SessionInfo {
 /// A request to a node, sent on its command stream.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Request {
+    /// The computer this request is for, as the sender resolved it. Being in
+    /// the body, it is covered by the signature, so a signed request copied
+    /// into another computer's command stream is refused there
+    /// ([`crate::auth::check_target`]). `None` from senders that predate the
+    /// field; a node with `mesh.key` refuses such requests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<ComputerName>,
     /// Stream the node writes the [`Reply`] to (empty: no reply wanted).
     pub reply_to: String,
     /// Wall-clock deadline (ms since epoch); a node skips requests past it.

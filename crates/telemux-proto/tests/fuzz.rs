@@ -36,6 +36,7 @@ proptest! {
         cut in any::<prop::sample::Index>(),
     ) {
         let req = Request {
+            to: None,
             reply_to: "telemux:reply:x".into(),
             deadline_ms: 1,
             op: telemux_proto::Op::SendText { session: "api".into(), text: "ls -la".into(), enter: true },
