@@ -2,11 +2,13 @@
 //!
 //! `cargo xtask ci` is the one command that decides whether a change is good: it is
 //! what `.ci/run` runs and what the README tells contributors to run. `cargo xtask
+//! tidy` checks the structural rules (see `tidy/mod.rs`). `cargo xtask
 //! bench` runs the benchmarks (see `bench/mod.rs`); `dist` and `install` are in
 //! `dist.rs`.
 
 mod bench;
 mod dist;
+mod tidy;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -18,7 +20,9 @@ const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
-  ci       format check, clippy (-D warnings), build, all tests — what CI runs
+  ci       format check, tidy, clippy (-D warnings), build, all tests — what CI runs
+  tidy     structural rules: file size, owned spawns, tmux/Redis strings, `//!` headers,
+           typed errors, module cycles, ARCHITECTURE.md invariants (xtask/src/tidy)
   bench    benchmarks against real redis/tmux/nodes (release build) → docs/benchmarks.md
            [--quick: reduced sizes, what CI runs] [--out PATH]
   dist     release archives in target/dist: this machine's target, plus aarch64 Linux
@@ -30,6 +34,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci(),
+        Some("tidy") => tidy::main(&workspace_root()),
         Some("bench") => bench::main(&workspace_root(), &args[1..]),
         // The measuring half, started by `bench` from the release build.
         Some("bench-run") => bench::run(&args[1..]),
@@ -57,11 +62,13 @@ fn main() -> ExitCode {
     }
 }
 
-/// Format check, lints, build, tests — stops at the first failure.
+/// Format check, tidy, lints, build, tests — stops at the first failure.
 fn ci() -> Result<()> {
     let root = workspace_root();
     let start = Instant::now();
     cargo(&root, &["fmt", "--all", "--", "--check"], &[])?;
+    println!("==> xtask tidy");
+    tidy::main(&root)?;
     cargo(
         &root,
         &[

@@ -9,6 +9,13 @@
 //! at one second; only the very first connection fails fast, so a wrong URL is
 //! reported at startup instead of retried silently.
 //!
+//! Every background task the bus starts (a dedicated connection's
+//! first-connection retries, a [`crate::Requester`]'s reply listener, the
+//! closing of a dropped dedicated connection) is spawned into the bus's own
+//! [`TaskTracker`] under a child of its [`CancellationToken`]: dropping the last
+//! [`Bus`] handle cancels them, and [`Bus::quit`] cancels them and waits for
+//! them (bounded) before closing the shared connection.
+//!
 //! [`Bus::connect_with`] takes [`ConnectOptions`] for what a URL cannot say:
 //! a private CA and a client certificate for `rediss://` ([`TlsOptions`]).
 //! ACL users need nothing extra: `rediss://user:password@host:port` is sent
@@ -24,7 +31,10 @@ use fred::{
     types::{ClusterHash, CustomCommand},
 };
 
-use tokio_util::sync::{CancellationToken, DropGuard};
+use tokio_util::{
+    sync::{CancellationToken, DropGuard},
+    task::TaskTracker,
+};
 
 use crate::{tls::TlsOptions, BusError};
 
@@ -36,6 +46,11 @@ const CONNECT_TIMEOUT: Duration = Duration::from_millis(2500);
 const NOT_TLS_HINT: &str = " (if that port does not speak TLS, use redis:// or Redis' tls-port)";
 /// Timeout of ordinary (non-blocking) commands, so a dead Redis yields an error rather than a hang.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long [`Bus::quit`] waits for the bus's background tasks to end.
+const TASKS_WAIT: Duration = Duration::from_secs(2);
+/// How long a failed `connect` waits for fred to take its `QUIT`: the command is
+/// queued on the first poll, so the wait only bounds the (unread) reply.
+const ABANDON_WAIT: Duration = Duration::from_millis(100);
 
 /// Handle to the telemux Redis. Clone it freely: clones share one connection.
 #[derive(Clone)]
@@ -47,6 +62,18 @@ struct BusInner {
     client: Client,
     redacted_url: String,
     config: Config,
+    /// Owns every background task of this bus (see the module docs).
+    tasks: TaskTracker,
+    /// Parent of every background task's token; cancelled when the last handle goes.
+    stop: CancellationToken,
+}
+
+impl Drop for BusInner {
+    fn drop(&mut self) {
+        // Drop-guard shutdown: nothing the bus started outlives the last handle.
+        self.stop.cancel();
+        self.tasks.close();
+    }
 }
 
 impl std::fmt::Debug for Bus {
@@ -124,10 +151,9 @@ impl Bus {
                 return Err(unreachable(cause));
             }
             Err(_) => {
-                let c = client.clone();
-                tokio::spawn(async move {
-                    let _ = c.quit().await;
-                });
+                // fred keeps reconnecting until told to quit; no bus exists to own a
+                // task for that, so queue the QUIT here and wait only briefly.
+                let _ = tokio::time::timeout(ABANDON_WAIT, client.quit()).await;
                 let tls_hint = if tls_url { NOT_TLS_HINT } else { "" };
                 return Err(unreachable(format!(
                     "no answer within {} ms{tls_hint}",
@@ -141,6 +167,8 @@ impl Bus {
                 client,
                 redacted_url: redacted,
                 config,
+                tasks: TaskTracker::new(),
+                stop: CancellationToken::new(),
             }),
         })
     }
@@ -193,7 +221,18 @@ impl Bus {
     }
 
     /// Closes the connection gracefully (pending commands finish first).
+    ///
+    /// First cancels the bus's background tasks (reply listeners, connection
+    /// retries) and waits up to two seconds for them to end.
     pub async fn quit(&self) -> Result<(), BusError> {
+        self.inner.stop.cancel();
+        self.inner.tasks.close();
+        if tokio::time::timeout(TASKS_WAIT, self.inner.tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::debug!(url = %self.inner.redacted_url, "bus tasks still running at quit");
+        }
         self.client()
             .quit()
             .await
@@ -203,6 +242,19 @@ impl Bus {
     /// The shared, multiplexed client for ordinary commands.
     pub(crate) fn client(&self) -> &Client {
         &self.inner.client
+    }
+
+    /// A token for a new background task: cancelled with the bus, or earlier by its own owner.
+    pub(crate) fn child_token(&self) -> CancellationToken {
+        self.inner.stop.child_token()
+    }
+
+    /// Spawns a background task owned by this bus (tracked; awaited by [`Bus::quit`]).
+    pub(crate) fn spawn<F>(&self, task: F)
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        self.inner.tasks.spawn(task);
     }
 
     /// A new connection of its own, for blocking reads; it connects in the background.
@@ -217,9 +269,9 @@ impl Bus {
         let mut config = self.inner.config.clone();
         config.fail_fast = true;
         let client = build_client(config);
-        let stop = CancellationToken::new();
+        let stop = self.child_token();
         let (c, s) = (client.clone(), stop.clone());
-        tokio::spawn(async move {
+        self.spawn(async move {
             let mut delay = Duration::from_millis(5);
             loop {
                 let attempt = tokio::select! {
@@ -237,6 +289,7 @@ impl Bus {
         });
         Dedicated {
             client,
+            bus: self.clone(),
             _stop: stop.drop_guard(),
         }
     }
@@ -292,6 +345,8 @@ fn build_client(config: Config) -> Client {
 /// A private connection used by one blocking reader; closed when dropped.
 pub(crate) struct Dedicated {
     client: Client,
+    /// Owns the retry and closing tasks; kept so the bus outlives its readers.
+    bus: Bus,
     /// Ends the first-connection retries when the reader goes away.
     _stop: DropGuard,
 }
@@ -314,9 +369,10 @@ impl Dedicated {
 impl Drop for Dedicated {
     fn drop(&mut self) {
         // Without quit() fred's connection task (unlimited reconnects) would live forever.
-        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+        // Not selected on the bus's token: closing is short and must happen anyway.
+        if tokio::runtime::Handle::try_current().is_ok() {
             let c = self.client.clone();
-            rt.spawn(async move {
+            self.bus.spawn(async move {
                 let _ = c.quit().await;
             });
         }

@@ -77,12 +77,18 @@ impl Requester {
     ) -> Requester {
         let reply_stream = keys::replies(&Uuid::now_v7());
         let waiters: Waiters = Arc::default();
+        // Owned by the bus's tracker; stopped by the caller's token, by the last
+        // clone going (the drop guard below), or with the bus.
         let stop = cancel.child_token();
-        tokio::spawn(listen(
+        let stops = Stops {
+            requester: stop.clone(),
+            bus: bus.child_token(),
+        };
+        bus.spawn(listen(
             bus.dedicated(),
             reply_stream.clone(),
             waiters.clone(),
-            stop.clone(),
+            stops,
         ));
         Requester {
             inner: Arc::new(Inner {
@@ -180,8 +186,27 @@ impl Requester {
 /// What fred says when a command is issued after its client shut down.
 const ROUTER_GONE: &str = "Failed to send command to router";
 
+/// The listener's two ways to be stopped: its requester's, and its bus's.
+struct Stops {
+    requester: CancellationToken,
+    bus: CancellationToken,
+}
+
+impl Stops {
+    fn is_cancelled(&self) -> bool {
+        self.requester.is_cancelled() || self.bus.is_cancelled()
+    }
+
+    async fn cancelled(&self) {
+        tokio::select! {
+            _ = self.requester.cancelled() => {}
+            _ = self.bus.cancelled() => {}
+        }
+    }
+}
+
 /// The listener task: follows the reply stream and hands replies to their waiters.
-async fn listen(conn: Dedicated, stream: String, waiters: Waiters, stop: CancellationToken) {
+async fn listen(conn: Dedicated, stream: String, waiters: Waiters, stop: Stops) {
     let mut cursor = "0-0".to_string();
     let client = conn
         .client()
