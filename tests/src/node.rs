@@ -142,6 +142,20 @@ impl NodeProcess {
         self.home.path().join("node.log")
     }
 
+    /// Freezes the node with SIGSTOP: it stays registered online (until its
+    /// heartbeat expires) but answers nothing — a hung computer. SIGKILL on
+    /// drop still ends it.
+    pub fn stall(&self) {
+        let pid = self.pid().expect("stall: node is not running");
+        assert!(crate::send_signal(pid, libc::SIGSTOP), "SIGSTOP node {pid}");
+    }
+
+    /// Undoes [`stall`](Self::stall) with SIGCONT.
+    pub fn resume(&self) {
+        let pid = self.pid().expect("resume: node is not running");
+        assert!(crate::send_signal(pid, libc::SIGCONT), "SIGCONT node {pid}");
+    }
+
     /// Crashes the node with SIGKILL (no cleanup runs) and reaps it; idempotent.
     pub fn kill9(&mut self) {
         if let Some(mut child) = self.child.take() {

@@ -2,7 +2,7 @@
 //! redis-server, real nodes and tmux, the real `telemux gateway`, and the fake
 //! Bot API server of `telemux_tests::telegram` standing in for Telegram.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use telemux_tests::mesh::Mesh;
 use telemux_tests::telegram::{FakeTelegram, GatewayProcess, StoredMessage, LIMIT};
@@ -384,6 +384,82 @@ async fn a_restarted_gateway_resumes_editing_the_same_message() {
             .filter(|m| m.text.contains("step1\n"))
             .count();
     assert_eq!(with_steps, 1, "output continued in the same message");
+}
+
+/// Issue 13: a command waiting on a hung node (up to the 10 s request
+/// timeout) holds up only its own chat: another chat, and another topic of
+/// the same group, are answered at once; the hung chat's next command is
+/// answered after its first.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hung_node_delays_only_its_own_chat() {
+    // RasPi's slow heartbeat keeps it "online" for ~12 s after it hangs.
+    let mesh = Mesh::start_with(
+        telemux_tests::RedisServer::start(),
+        &["MozBook", "RasPi"],
+        |o| {
+            if o.computer == "RasPi" {
+                o.heartbeat_ms(4000)
+            } else {
+                o
+            }
+        },
+    )
+    .await;
+    let tg = FakeTelegram::start(TOKEN).await;
+    let _gw = GatewayProcess::start(&mesh.redis.url(), tg.gateway_env(OWNER, GROUP));
+    wait_until("the gateway to poll", Duration::from_secs(30), || async {
+        !tg.calls_of("getUpdates").is_empty()
+    })
+    .await;
+    mesh.nodes[1].stall();
+    let t0 = Instant::now();
+    tg.inject_message(OWNER, OWNER, None, "/sessions RasPi");
+    tg.inject_message(OWNER, OWNER, None, "/help");
+    tg.inject_message(OWNER, GROUP, None, "/help");
+    tg.inject_message(OWNER, GROUP, Some(4242), "/computers");
+    wait_msg(&tg, GROUP, None, "the other chat's /help", |t| {
+        t.contains("your terminals")
+    })
+    .await;
+    let other_chat = t0.elapsed();
+    wait_msg(
+        &tg,
+        GROUP,
+        Some(4242),
+        "the other topic's /computers",
+        |t| t.contains("MozBook"),
+    )
+    .await;
+    let other_topic = t0.elapsed();
+    let hung = wait_msg(&tg, OWNER, None, "the hung /sessions error", |t| {
+        t.contains("⚠️")
+    })
+    .await;
+    let hung_at = t0.elapsed();
+    let next = wait_msg(&tg, OWNER, None, "the hung chat's /help", |t| {
+        t.contains("your terminals")
+    })
+    .await;
+    mesh.nodes[1].resume();
+    eprintln!("other chat {other_chat:?}, other topic {other_topic:?}, hung chat {hung_at:?}");
+    assert!(
+        hung_at >= Duration::from_secs(9),
+        "the node was not hung: {hung_at:?}"
+    );
+    assert!(
+        other_chat < Duration::from_secs(5),
+        "other chat waited {other_chat:?}"
+    );
+    assert!(
+        other_topic < Duration::from_secs(5),
+        "other topic waited {other_topic:?}"
+    );
+    assert!(
+        next.id > hung.id,
+        "one chat's commands answered out of order: {:?} before {:?}",
+        next.text,
+        hung.text
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -98,7 +98,7 @@ impl Bus {
             .get(keys::tg_offset())
             .await
             .map_err(|e| BusError::redis("reading the Telegram offset", &e))?;
-        Ok(v.and_then(|s| s.parse().ok()))
+        Ok(v.and_then(|s| decode_progress(&s)).map(|(o, _)| o))
     }
 
     /// Stores the next offset while `holder` has the lease; `false` when it lost it.
@@ -109,6 +109,45 @@ impl Bus {
                 STORE_OFFSET,
                 &[keys::tg_lease(), keys::tg_offset()],
                 &[holder.to_string(), offset.to_string()],
+            )
+            .await?;
+        Ok(ok == 1)
+    }
+
+    /// The poller's progress: the offset to poll from and the updates above it
+    /// that were already started (handled out of order), so none runs twice.
+    ///
+    /// Stored in the offset key as `OFFSET` or `OFFSET:ID,ID,…`; a plain
+    /// `OFFSET` (what [`Bus::tg_store_offset`] writes) reads with no ids.
+    pub async fn tg_progress(&self) -> Result<Option<(i64, Vec<i64>)>, BusError> {
+        let v: Option<String> = self
+            .client()
+            .get(keys::tg_offset())
+            .await
+            .map_err(|e| BusError::redis("reading the Telegram offset", &e))?;
+        Ok(v.and_then(|s| decode_progress(&s)))
+    }
+
+    /// Stores the poller's progress (see [`Bus::tg_progress`]) while `holder`
+    /// has the lease; `false` when it lost it.
+    pub async fn tg_store_progress(
+        &self,
+        holder: &str,
+        offset: i64,
+        started: &[i64],
+    ) -> Result<bool, BusError> {
+        let mut value = offset.to_string();
+        if !started.is_empty() {
+            let ids: Vec<String> = started.iter().map(i64::to_string).collect();
+            value.push(':');
+            value.push_str(&ids.join(","));
+        }
+        let ok = self
+            .eval_int(
+                "storing the Telegram offset",
+                STORE_OFFSET,
+                &[keys::tg_lease(), keys::tg_offset()],
+                &[holder.to_string(), value],
             )
             .await?;
         Ok(ok == 1)
@@ -184,5 +223,30 @@ impl Bus {
             .hdel::<(), _, _>(keys::tg_live(), session_key)
             .await
             .map_err(|e| BusError::redis("removing Telegram live state", &e))
+    }
+}
+
+/// `OFFSET` or `OFFSET:ID,ID,…` → the offset and the ids; `None` when garbled.
+fn decode_progress(s: &str) -> Option<(i64, Vec<i64>)> {
+    let (offset, ids) = s.split_once(':').unwrap_or((s, ""));
+    let offset = offset.trim().parse().ok()?;
+    let ids = ids
+        .split(',')
+        .filter(|i| !i.is_empty())
+        .map(|i| i.trim().parse().ok())
+        .collect::<Option<Vec<i64>>>()?;
+    Some((offset, ids))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decode_progress;
+
+    #[test]
+    fn progress_values_decode() {
+        assert_eq!(decode_progress("77"), Some((77, vec![])));
+        assert_eq!(decode_progress("77:79,81"), Some((77, vec![79, 81])));
+        assert_eq!(decode_progress("x"), None);
+        assert_eq!(decode_progress("7:a"), None);
     }
 }

@@ -40,7 +40,8 @@ pub async fn run(cfg: &Config, cmd: Command, json: bool) -> i32 {
         Ok(b) => b,
         Err(code) => return code,
     };
-    let mesh = Mesh::with_bus_signed(bus, &crate::gateway::who("cli"), key, cancel.clone());
+    let who = crate::gateway::who("cli").await;
+    let mesh = Mesh::with_bus_signed(bus, &who, key, cancel.clone());
     let code = match execute(&mesh, cmd, json, cfg).await {
         Ok(code) => code,
         Err(e) => fail(&e),

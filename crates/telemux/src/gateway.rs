@@ -10,8 +10,19 @@ use crate::{serve_mcp, serve_telegram, EXIT_REMOTE, EXIT_USAGE};
 use telemux_gateway::Mesh;
 
 /// The sender name a front end or CLI puts in its envelopes, e.g. `cli@MozBook`.
-pub fn who(kind: &str) -> String {
-    format!("{kind}@{}", telemux_node::host_name())
+///
+/// The host name is a file read (`/proc/sys/kernel/hostname`), so it is read
+/// once, off the runtime's worker threads.
+pub async fn who(kind: &str) -> String {
+    static HOST: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+    let host = HOST
+        .get_or_init(|| async {
+            tokio::task::spawn_blocking(telemux_node::host_name)
+                .await
+                .unwrap_or_default()
+        })
+        .await;
+    format!("{kind}@{host}")
 }
 
 /// Connects a [`Mesh`] for a front end.
@@ -25,7 +36,7 @@ pub async fn connect(cfg: &Config, kind: &str, cancel: CancellationToken) -> Res
         EXIT_USAGE
     })?;
     let bus = cfg.connect_bus(&url).await?;
-    Ok(Mesh::with_bus_signed(bus, &who(kind), key, cancel))
+    Ok(Mesh::with_bus_signed(bus, &who(kind).await, key, cancel))
 }
 
 /// Starts every configured front end; returns their tasks. Errors are

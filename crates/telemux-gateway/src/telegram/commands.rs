@@ -12,15 +12,18 @@ use std::{sync::Arc, time::Duration};
 use frankenstein::{
     methods::{AnswerCallbackQueryParams, SendDocumentParams},
     types::{CallbackQuery, MaybeInaccessibleMessage, Message},
+    updates::{Update, UpdateContent},
     AsyncTelegramApi,
 };
 use telemux_proto::{OutputEvent, SessionAddr};
 
 use super::{
-    agents,
+    agents, auth,
+    bot::{Bot, Here},
+    buttons::Button,
+    error::CommandError,
     html::escape,
     live::{exit_footer, Live},
-    poller::Bot,
     topics,
 };
 use crate::{mesh::ago, RunRequest};
@@ -30,17 +33,25 @@ pub const RUN_TIMEOUT: Duration = Duration::from_secs(600);
 /// Scrollback lines `/output` asks for.
 pub const OUTPUT_LINES: u32 = 100_000;
 
-/// Where a message came from, and so where answers go.
-#[derive(Debug, Clone, Copy)]
-pub struct Here {
-    /// Chat id.
-    pub chat: i64,
-    /// Forum topic, when the message was posted in one.
-    pub thread: Option<i32>,
+fn reply(bot: &Bot, here: Here, html: String) {
+    bot.reply(here, html);
 }
 
-fn reply(bot: &Bot, here: Here, html: String) {
-    bot.outbox.say(here.chat, here.thread, html);
+fn usage(text: impl Into<String>) -> CommandError {
+    CommandError::Usage(text.into())
+}
+
+/// Handles one update: drops it unless its sender is allowed, then acts on it.
+pub async fn on_update(bot: &Arc<Bot>, u: Update) {
+    tracing::debug!(update_id = u.update_id, "handling a Telegram update");
+    if !auth::allowed(&bot.cfg.allowed_users, &u) {
+        return;
+    }
+    match u.content {
+        UpdateContent::Message(m) => on_message(bot, *m).await,
+        UpdateContent::CallbackQuery(q) => on_callback(bot, *q).await,
+        _ => {}
+    }
 }
 
 /// The `/help` text.
@@ -89,19 +100,16 @@ pub async fn on_message(bot: &Arc<Bot>, m: Message) {
         }
         None => match &topic_session {
             Some(addr) => send_text(bot, here, addr, &text).await,
-            None => Err("Type into a session inside its topic, or use /help.".into()),
+            None => Err(CommandError::NotInTopic),
         },
     };
     if let Err(e) = result {
-        reply(bot, here, format!("⚠️ {}", escape(&e)));
+        reply(bot, here, format!("⚠️ {}", escape(&e.to_string())));
     }
 }
 
-async fn send_text(bot: &Arc<Bot>, here: Here, addr: &str, text: &str) -> Result<(), String> {
-    bot.mesh
-        .send_text(addr, text, true)
-        .await
-        .map_err(|e| e.to_string())?;
+async fn send_text(bot: &Arc<Bot>, here: Here, addr: &str, text: &str) -> Result<(), CommandError> {
+    bot.mesh.send_text(addr, text, true).await?;
     watch_addressed(bot, here, addr);
     Ok(())
 }
@@ -119,16 +127,16 @@ fn watch_addressed(bot: &Arc<Bot>, here: Here, addr: &str) {
 fn target<'a>(
     topic: &'a Option<String>,
     args: &'a str,
-    usage: &str,
-) -> Result<(String, &'a str), String> {
+    how: &str,
+) -> Result<(String, &'a str), CommandError> {
     match topic {
         Some(t) => Ok((t.clone(), args)),
         None => {
             let (first, rest) = args.split_once(char::is_whitespace).unwrap_or((args, ""));
             if first.is_empty() {
-                return Err(format!(
-                    "say which session (or use this inside its topic): {usage}"
-                ));
+                return Err(usage(format!(
+                    "say which session (or use this inside its topic): {how}"
+                )));
             }
             Ok((first.to_string(), rest.trim()))
         }
@@ -141,7 +149,7 @@ async fn command(
     topic: Option<String>,
     cmd: &str,
     args: &str,
-) -> Result<(), String> {
+) -> Result<(), CommandError> {
     let mesh = &bot.mesh;
     match cmd {
         "start" | "help" => reply(
@@ -169,7 +177,7 @@ async fn command(
         "run" => {
             let (computer, command) = args
                 .split_once(char::is_whitespace)
-                .ok_or("usage: /run computer command")?;
+                .ok_or_else(|| usage("usage: /run computer command"))?;
             let (computer, command) = (computer.to_string(), command.trim().to_string());
             let bot2 = bot.clone();
             bot.tracker
@@ -179,23 +187,21 @@ async fn command(
             let (addr, rest) = target(&topic, args, "/keys session key...")?;
             let keys: Vec<String> = rest.split_whitespace().map(String::from).collect();
             if keys.is_empty() {
-                return Err("usage: /keys key... (e.g. /keys C-c, /keys Up Enter)".into());
+                return Err(usage(
+                    "usage: /keys key... (e.g. /keys C-c, /keys Up Enter)",
+                ));
             }
-            mesh.send_keys(&addr, &keys)
-                .await
-                .map_err(|e| e.to_string())?;
+            mesh.send_keys(&addr, &keys).await?;
             watch_addressed(bot, here, &addr);
         }
         "cancel" => {
             let (addr, _) = target(&topic, args, "/cancel session")?;
-            mesh.send_keys(&addr, &["C-c".to_string()])
-                .await
-                .map_err(|e| e.to_string())?;
+            mesh.send_keys(&addr, &["C-c".to_string()]).await?;
             watch_addressed(bot, here, &addr);
         }
         "kill" => {
             let (addr, _) = target(&topic, args, "/kill session")?;
-            let (c, s) = mesh.kill(&addr).await.map_err(|e| e.to_string())?;
+            let (c, s) = mesh.kill(&addr).await?;
             reply(
                 bot,
                 here,
@@ -207,17 +213,17 @@ async fn command(
             let bot2 = bot.clone();
             bot.tracker.spawn(async move {
                 if let Err(e) = output(&bot2, here, &addr).await {
-                    reply(&bot2, here, format!("⚠️ {}", escape(&e)));
+                    reply(&bot2, here, format!("⚠️ {}", escape(&e.to_string())));
                 }
             });
         }
-        other => return Err(format!("unknown command /{other}; see /help")),
+        other => return Err(usage(format!("unknown command /{other}; see /help"))),
     }
     Ok(())
 }
 
-async fn computers(bot: &Bot) -> Result<String, String> {
-    let all = bot.mesh.computers().await.map_err(|e| e.to_string())?;
+async fn computers(bot: &Bot) -> Result<String, CommandError> {
+    let all = bot.mesh.computers().await?;
     if all.is_empty() {
         return Ok(
             "No computer has joined this mesh yet (start <code>telemux node</code> on one).".into(),
@@ -244,12 +250,8 @@ async fn computers(bot: &Bot) -> Result<String, String> {
     Ok(lines.join("\n"))
 }
 
-async fn sessions(bot: &Arc<Bot>, computer: Option<&str>) -> Result<String, String> {
-    let all = bot
-        .mesh
-        .sessions(computer)
-        .await
-        .map_err(|e| e.to_string())?;
+async fn sessions(bot: &Arc<Bot>, computer: Option<&str>) -> Result<String, CommandError> {
+    let all = bot.mesh.sessions(computer).await?;
     if all.is_empty() {
         return Ok("No sessions. Start one with /new computer.".into());
     }
@@ -285,7 +287,7 @@ async fn sessions(bot: &Arc<Bot>, computer: Option<&str>) -> Result<String, Stri
     Ok(lines.join("\n"))
 }
 
-async fn new_session(bot: &Arc<Bot>, here: Here, args: &str) -> Result<(), String> {
+async fn new_session(bot: &Arc<Bot>, here: Here, args: &str) -> Result<(), CommandError> {
     const USAGE: &str = "usage: /new computer[/name] [dir] [-- command]";
     // `--` ends the options only as a word of its own: `RasPi/--help` is a
     // (refused) session name, not `RasPi/` followed by the command `help`.
@@ -305,47 +307,17 @@ async fn new_session(bot: &Arc<Bot>, here: Here, args: &str) -> Result<(), Strin
         None => (args, None),
     };
     let mut words = before.split_whitespace();
-    let target = words.next().ok_or(USAGE)?;
+    let target = words.next().ok_or_else(|| usage(USAGE))?;
     let dir = words.next().map(String::from);
     if words.next().is_some() {
-        return Err(format!("too many words before `--`; {USAGE}"));
+        return Err(usage(format!("too many words before `--`; {USAGE}")));
     }
     let created = bot
         .mesh
         .new_session(target, dir, command.map(|c| vec![c]), None)
-        .await
-        .map_err(|e| e.to_string())?;
-    announce(bot, here, created, "").await;
+        .await?;
+    topics::announce(bot, here, created, "").await;
     Ok(())
-}
-
-/// Gives a new session its topic and says so: "Started {what}addr — its topic is …".
-pub(crate) async fn announce(
-    bot: &Arc<Bot>,
-    here: Here,
-    created: crate::mesh::Created,
-    what: &str,
-) {
-    let addr = format!("{}/{}", created.computer, created.session);
-    let topic = topics::ensure_topic(
-        bot,
-        &created.computer,
-        &created.session,
-        Some(created.cursor),
-    )
-    .await;
-    let note = match topic {
-        Ok(Some(_)) => format!(" — its topic is <b>{}</b>", escape(&addr)),
-        Ok(None) => {
-            " (set telegram.chat_id to a forum supergroup to get a topic per session)".into()
-        }
-        Err(e) => format!(" (no topic: {})", escape(&e)),
-    };
-    reply(
-        bot,
-        here,
-        format!("Started {}<b>{}</b>{note}.", escape(what), escape(&addr)),
-    );
 }
 
 async fn run(bot: &Arc<Bot>, here: Here, computer: String, command: String) {
@@ -385,22 +357,18 @@ async fn run(bot: &Arc<Bot>, here: Here, computer: String, command: String) {
     bot.outbox.close(&slot);
 }
 
-async fn output(bot: &Bot, here: Here, addr: &str) -> Result<(), String> {
-    let text = bot
-        .mesh
-        .read(addr, OUTPUT_LINES, false)
-        .await
-        .map_err(|e| e.to_string())?;
+async fn output(bot: &Bot, here: Here, addr: &str) -> Result<(), CommandError> {
+    let text = bot.mesh.read(addr, OUTPUT_LINES, false).await?;
     let name = addr.replace('/', "_");
     let dir = std::env::temp_dir().join(format!("telemux-tg-{}", uuid::Uuid::now_v7()));
     tokio::fs::create_dir_all(&dir)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(CommandError::File)?;
     let path = dir.join(format!("{name}.txt"));
     let result = async {
         tokio::fs::write(&path, text.as_bytes())
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(CommandError::File)?;
         let params = SendDocumentParams::builder()
             .chat_id(here.chat)
             .document(path.clone())
@@ -421,34 +389,27 @@ async fn output(bot: &Bot, here: Here, addr: &str) -> Result<(), String> {
                     Some(d) => {
                         bot.outbox.block(here.chat, d);
                     }
-                    None => return Err(e.to_string()),
+                    None => return Err(CommandError::Api(e)),
                 },
             }
         }
-        Err("Telegram kept asking us to wait; try /output again later".to_string())
+        Err(CommandError::RateLimited)
     }
     .await;
     let _ = tokio::fs::remove_dir_all(&dir).await;
     result
 }
 
-/// Handles a button press (`k:KEY:THREAD`) from an allowed user.
+/// Handles a button press (a [`Button`]) from an allowed user.
 pub async fn on_callback(bot: &Arc<Bot>, q: CallbackQuery) {
     let data = q.data.clone().unwrap_or_default();
     let answer = async {
-        let mut parts = data.splitn(3, ':');
-        let (Some("k"), Some(key), Some(thread)) = (parts.next(), parts.next(), parts.next())
-        else {
-            return Err("unknown button".to_string());
-        };
-        let thread: i32 = thread.parse().map_err(|_| "unknown button".to_string())?;
+        let Button::Key { key, thread } = Button::decode(&data)?;
+        let key = key.name();
         let addr = topics::session_of_thread(bot, thread)
             .await
-            .ok_or("this topic has no session any more")?;
-        bot.mesh
-            .send_keys(&addr, &[key.to_string()])
-            .await
-            .map_err(|e| e.to_string())?;
+            .ok_or(CommandError::TopicWithoutSession)?;
+        bot.mesh.send_keys(&addr, &[key.to_string()]).await?;
         if let Some(MaybeInaccessibleMessage::Message(m)) = &q.message {
             watch_addressed(
                 bot,
@@ -459,7 +420,7 @@ pub async fn on_callback(bot: &Arc<Bot>, q: CallbackQuery) {
                 &addr,
             );
         }
-        Ok(format!("{key} → {addr}"))
+        Ok::<_, CommandError>(format!("{key} → {addr}"))
     }
     .await;
     let text = match answer {

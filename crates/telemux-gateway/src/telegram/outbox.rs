@@ -18,7 +18,7 @@ use std::{
 
 use frankenstein::{
     methods::{EditMessageTextParams, SendMessageParams},
-    types::{InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, ReplyMarkup},
+    types::{LinkPreviewOptions, ReplyMarkup},
     AsyncTelegramApi, ParseMode,
 };
 use telemux_bus::Bus;
@@ -27,6 +27,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{
     api::{ApiError, BotClient},
+    buttons::session_keyboard,
     live::{Action, Live},
 };
 
@@ -93,27 +94,6 @@ struct Plan {
     thread: Option<i32>,
     action: Action,
     persist: Option<String>,
-}
-
-fn keyboard(thread: Option<i32>) -> Option<InlineKeyboardMarkup> {
-    let t = thread?;
-    let b = |label: &str, key: &str| {
-        InlineKeyboardButton::builder()
-            .text(label)
-            .callback_data(format!("k:{key}:{t}"))
-            .build()
-    };
-    Some(
-        InlineKeyboardMarkup::builder()
-            .inline_keyboard(vec![vec![
-                b("Ctrl-C", "C-c"),
-                b("Enter", "Enter"),
-                b("Esc", "Escape"),
-                b("↑", "Up"),
-                b("↓", "Down"),
-            ]])
-            .build(),
-    )
 }
 
 impl Outbox {
@@ -305,7 +285,11 @@ impl Outbox {
         tracing::debug!(chat = p.chat, edit = ?p.action.message_id, "delivering");
         let r = &p.action.rendered;
         let parse_mode = r.html.then_some(ParseMode::Html);
-        let markup = if r.buttons { keyboard(p.thread) } else { None };
+        let markup = if r.buttons {
+            session_keyboard(p.thread)
+        } else {
+            None
+        };
         let no_preview = LinkPreviewOptions::builder().is_disabled(true).build();
         match p.action.message_id {
             None => {

@@ -9,50 +9,35 @@
 //! update is handled: after a restart, or on the next gateway, no update is
 //! handled twice. The price is that an update being handled at the very
 //! moment of a crash is not retried — a command typed from the phone is
-//! better lost (the user sees no answer and retries) than run twice.
+//! better lost (the user sees no answer and retries) than run twice. Updates
+//! are handled concurrently per chat/topic by [`super::dispatch`], which
+//! explains which offset is stored while handlers finish out of order.
 
-use std::{collections::HashMap, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 
 use frankenstein::{
     methods::{GetUpdatesParams, SetMyCommandsParams},
     response::MethodResponse,
     types::BotCommand,
-    updates::{Update, UpdateContent},
+    updates::Update,
     AsyncTelegramApi,
 };
 use telemux_bus::Bus;
 use tokio::time::Instant;
-use tokio_util::{sync::CancellationToken, task::TaskTracker};
+use tokio_util::sync::CancellationToken;
 
-use super::{api::BotClient, auth, commands, outbox::Outbox, topics, TelegramConfig};
+use super::{
+    api::BotClient,
+    bot::Bot,
+    config::TelegramConfig,
+    dispatch::{Dispatcher, MAX_WAITING},
+    topics,
+};
 use crate::Mesh;
 
-/// Everything a lease holder's tasks share.
-pub struct Bot {
-    /// The configuration.
-    pub cfg: TelegramConfig,
-    /// The Bot API.
-    pub api: BotClient,
-    /// The mesh.
-    pub mesh: Mesh,
-    /// The one sender.
-    pub outbox: Outbox,
-    /// Session key → its watcher's token.
-    pub(crate) watchers: std::sync::Mutex<HashMap<String, CancellationToken>>,
-    /// Serializes topic creation, so one session never gets two topics.
-    pub(crate) topic_lock: tokio::sync::Mutex<()>,
-    /// Cancelled when the lease is lost or the gateway stops.
-    pub cancel: CancellationToken,
-    /// Tasks of this lease period.
-    pub tracker: TaskTracker,
-}
-
-impl Bot {
-    /// The Redis bus.
-    pub fn bus(&self) -> &Bus {
-        self.mesh.bus()
-    }
-}
+/// Pause between polls while updates wait behind a busy lane (each such poll
+/// returns at once, since Telegram still holds the waiting updates).
+const BUSY_POLL: Duration = Duration::from_millis(300);
 
 /// The commands shown in Telegram's menu (`setMyCommands`).
 pub fn command_list() -> Vec<BotCommand> {
@@ -141,16 +126,12 @@ async fn serve(
     cancel: &CancellationToken,
 ) {
     let active = cancel.child_token();
-    let bot = Arc::new(Bot {
-        cfg: cfg.clone(),
-        api: api.clone(),
-        mesh: mesh.clone(),
-        outbox: Outbox::new(cfg.pace),
-        watchers: Default::default(),
-        topic_lock: Default::default(),
-        cancel: active.clone(),
-        tracker: TaskTracker::new(),
-    });
+    let bot = Arc::new(Bot::new(
+        cfg.clone(),
+        api.clone(),
+        mesh.clone(),
+        active.clone(),
+    ));
     bot.tracker.spawn(
         bot.outbox
             .clone()
@@ -210,9 +191,9 @@ async fn renew(bus: Bus, holder: String, ttl: Duration, active: CancellationToke
 
 async fn poll(bot: &Arc<Bot>, holder: &str) {
     let bus = bot.bus().clone();
-    let mut offset = loop {
-        match bus.tg_offset().await {
-            Ok(o) => break o.unwrap_or(0),
+    let (offset, started) = loop {
+        match bus.tg_progress().await {
+            Ok(p) => break p.unwrap_or((0, Vec::new())),
             Err(e) => {
                 tracing::warn!(error = %e, "cannot read the Telegram offset");
                 tokio::select! {
@@ -222,12 +203,22 @@ async fn poll(bot: &Arc<Bot>, holder: &str) {
             }
         }
     };
-    let timeout = bot.cfg.poll_timeout.as_secs().max(1) as u32;
+    let lanes = Dispatcher::start(bot.clone(), holder, offset, &started);
+    let long_poll = bot.cfg.poll_timeout.as_secs().max(1) as u32;
     loop {
+        if lanes.waiting() >= MAX_WAITING {
+            // Bounded: fetch more only when some of what waits has started.
+            tokio::select! {
+                _ = bot.cancel.cancelled() => return,
+                _ = lanes.changed() => {}
+            }
+            continue;
+        }
+        let busy = lanes.waiting() > 0;
         let params = GetUpdatesParams {
-            offset: Some(offset),
+            offset: Some(lanes.poll_offset()),
             limit: Some(100),
-            timeout: Some(timeout),
+            timeout: Some(if busy { 0 } else { long_poll }),
             allowed_updates: None,
         };
         // Decoded one by one below, so one update we cannot read never blocks the rest.
@@ -237,34 +228,26 @@ async fn poll(bot: &Arc<Bot>, holder: &str) {
         };
         let pause = match res {
             Ok(r) => {
+                let fetched = r.result.len();
+                let mut new = 0;
                 for v in r.result {
                     let Some(id) = v.get("update_id").and_then(|i| i.as_i64()) else {
                         continue;
                     };
-                    if id < offset {
-                        continue;
-                    }
-                    match bus.tg_store_offset(holder, id + 1).await {
-                        Ok(true) => offset = id + 1,
-                        Ok(false) => {
-                            tracing::warn!("lost the Telegram lease while polling");
-                            bot.cancel.cancel();
-                            return;
-                        }
+                    let update = match serde_json::from_value::<Update>(v) {
+                        Ok(u) => Some(u),
                         Err(e) => {
-                            // Not stored, so not handled: it comes again with the next poll.
-                            tracing::warn!(error = %e, "cannot store the Telegram offset");
-                            break;
+                            tracing::warn!(update_id = id, error = %e, "a Telegram update telemux cannot decode");
+                            None
                         }
-                    }
-                    match serde_json::from_value::<Update>(v) {
-                        Ok(u) => handle(bot, u).await,
-                        Err(e) => {
-                            tracing::warn!(update_id = id, error = %e, "skipping a Telegram update telemux cannot decode")
-                        }
+                    };
+                    if lanes.offer(id, update) {
+                        new += 1;
                     }
                 }
-                None
+                // Only updates we hold already (waiting, or started but not
+                // yet stored): wait for progress instead of asking again at once.
+                (new == 0 && (fetched > 0 || busy)).then_some(BUSY_POLL)
             }
             Err(e) if e.is_conflict() => {
                 tracing::error!("Telegram answered 409 Conflict: another program is polling this bot token (a second gateway on a different Redis, or a webhook); updates are lost until only one polls");
@@ -281,20 +264,9 @@ async fn poll(bot: &Arc<Bot>, holder: &str) {
         if let Some(d) = pause {
             tokio::select! {
                 _ = bot.cancel.cancelled() => return,
+                _ = lanes.changed() => {}
                 _ = tokio::time::sleep(d) => {}
             }
         }
-    }
-}
-
-async fn handle(bot: &Arc<Bot>, u: Update) {
-    tracing::debug!(update_id = u.update_id, "handling a Telegram update");
-    if !auth::allowed(&bot.cfg.allowed_users, &u) {
-        return;
-    }
-    match u.content {
-        UpdateContent::Message(m) => commands::on_message(bot, *m).await,
-        UpdateContent::CallbackQuery(q) => commands::on_callback(bot, *q).await,
-        _ => {}
     }
 }

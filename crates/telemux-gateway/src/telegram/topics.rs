@@ -7,7 +7,7 @@
 //! session's output stream; it changes the session's slot in the
 //! [`super::Outbox`], which persists the delivered state (cursor, message id,
 //! text) so a restarted gateway resumes editing the same message. For an
-//! agent session it also posts the notifications of [`super::agents::Notifier`].
+//! agent session it also posts the notifications of [`super::notify::Notifier`].
 
 use std::{sync::Arc, time::Duration};
 
@@ -16,9 +16,11 @@ use telemux_bus::{Cursor, OutputReader};
 use telemux_proto::{now_ms, ComputerName, OutputEvent, SessionAddr, SessionName};
 
 use super::{
-    agents::Notifier,
+    bot::{Bot, Here},
+    error::TopicError,
+    html::escape,
     live::{Live, LiveState},
-    poller::Bot,
+    notify::Notifier,
 };
 
 /// The case-folded `computer/session` used as a Redis field.
@@ -40,14 +42,14 @@ pub async fn ensure_topic(
     c: &ComputerName,
     s: &SessionName,
     start: Option<String>,
-) -> Result<Option<i32>, String> {
+) -> Result<Option<i32>, TopicError> {
     let Some(chat) = bot.cfg.chat_id else {
         return Ok(None);
     };
     let key = session_key(c, s);
     let thread = {
         let _guard = bot.topic_lock.lock().await;
-        match bot.bus().tg_topic(&key).await.map_err(|e| e.to_string())? {
+        match bot.bus().tg_topic(&key).await? {
             Some(t) => t as i32,
             None => {
                 let name = format!("{c}/{s}");
@@ -64,14 +66,11 @@ pub async fn ensure_topic(
                         if let Some(d) = e.retry_after() {
                             bot.outbox.block(chat, d);
                         }
-                        return Err(format!("could not create the topic {name}: {e}"));
+                        return Err(TopicError::Create { name, source: e });
                     }
                 };
                 let t = topic.message_thread_id;
-                bot.bus()
-                    .tg_put_topic(&key, &name, t as i64)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                bot.bus().tg_put_topic(&key, &name, t as i64).await?;
                 tracing::info!(computer = %c, session = %s, thread = t, "created forum topic");
                 t
             }
@@ -79,6 +78,29 @@ pub async fn ensure_topic(
     };
     ensure_watch(bot, c, s, thread, start);
     Ok(Some(thread))
+}
+
+/// Gives a new session its topic and says so: "Started {what}addr — its topic is …".
+pub async fn announce(bot: &Arc<Bot>, here: Here, created: crate::Created, what: &str) {
+    let addr = format!("{}/{}", created.computer, created.session);
+    let topic = ensure_topic(
+        bot,
+        &created.computer,
+        &created.session,
+        Some(created.cursor),
+    )
+    .await;
+    let note = match topic {
+        Ok(Some(_)) => format!(" — its topic is <b>{}</b>", escape(&addr)),
+        Ok(None) => {
+            " (set telegram.chat_id to a forum supergroup to get a topic per session)".into()
+        }
+        Err(e) => format!(" (no topic: {})", escape(&e.to_string())),
+    };
+    bot.reply(
+        here,
+        format!("Started {}<b>{}</b>{note}.", escape(what), escape(&addr)),
+    );
 }
 
 /// The session a topic belongs to.
