@@ -20,8 +20,8 @@ use super::page::{read_page, Since};
 use super::params::*;
 use super::wait::{self, Happened, Progress, Until};
 use super::McpServer;
-use crate::mesh::{ago, MeshError};
-use crate::run::RunRequest;
+use telemux_client::mesh::{ago, MeshError};
+use telemux_client::RunRequest;
 
 /// Default scrollback for `read_output` without `since`.
 const DEFAULT_READ_LINES: u32 = 100;

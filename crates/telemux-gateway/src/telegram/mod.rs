@@ -27,7 +27,7 @@ use std::time::Duration;
 use thiserror::Error;
 use tokio_util::sync::CancellationToken;
 
-use crate::Mesh;
+use telemux_client::Mesh;
 
 pub use api::{ApiError, BotClient};
 pub use outbox::{Outbox, Pace};

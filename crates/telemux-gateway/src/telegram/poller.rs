@@ -25,7 +25,7 @@ use tokio::time::Instant;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use super::{api::BotClient, auth, commands, outbox::Outbox, topics, TelegramConfig};
-use crate::Mesh;
+use telemux_client::Mesh;
 
 /// Everything a lease holder's tasks share.
 pub struct Bot {
