@@ -23,7 +23,7 @@ use uuid::Uuid;
 use crate::{
     connect::{Dedicated, MAX_BLOCK},
     entries::parse_read,
-    Bus, BusError, RequestError,
+    Bus, BusError, RedisKind, RequestError,
 };
 
 type Waiters = Arc<Mutex<HashMap<Uuid, oneshot::Sender<ReplyBody>>>>;
@@ -175,9 +175,6 @@ impl Requester {
     }
 }
 
-/// What fred says when a command is issued after its client shut down.
-const ROUTER_GONE: &str = "Failed to send command to router";
-
 /// The listener task: follows the reply stream and hands replies to their waiters.
 async fn listen(conn: Dedicated, stream: String, waiters: Waiters, stop: CancellationToken) {
     let mut cursor = "0-0".to_string();
@@ -200,7 +197,7 @@ async fn listen(conn: Dedicated, stream: String, waiters: Waiters, stop: Cancell
             Ok(v) => parse_read(v),
             // The client is gone (its process is ending, or the requester
             // was dropped): nothing left to listen for, nothing to report.
-            Err(e) if stop.is_cancelled() || e.details().contains(ROUTER_GONE) => {
+            Err(e) if stop.is_cancelled() || RedisKind::of(&e) == RedisKind::ClientClosed => {
                 tracing::debug!(%stream, error = %e, "reply listener stopped with its client");
                 break;
             }

@@ -94,10 +94,13 @@ impl Mesh {
                 on_record(&rec);
                 output.push(&rec, false);
                 if let OutputEvent::SessionClosed { reason } = &rec.event {
-                    return Err(MeshError::Remote(format!(
-                        "{}/{} ended without an exit status ({reason})",
-                        created.computer, created.session
-                    )));
+                    return Err(MeshError::Remote {
+                        code: None,
+                        message: format!(
+                            "{}/{} ended without an exit status ({reason})",
+                            created.computer, created.session
+                        ),
+                    });
                 }
                 if let OutputEvent::SessionExited {
                     exit_status,

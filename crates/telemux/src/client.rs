@@ -208,7 +208,7 @@ async fn tail(
             Ok(b) => b,
             // A follower outlives a Redis restart: its connection reconnects
             // by itself and the cursor resumes where it was.
-            Err(telemux_bus::BusError::Redis(e)) if follow => {
+            Err(e @ telemux_bus::BusError::Redis { .. }) if follow => {
                 if !waiting {
                     eprintln!("telemux: {e}; still following");
                     waiting = true;

@@ -56,7 +56,10 @@ fn finish(r: Result<CallToolResult, MeshError>) -> Result<CallToolResult, McpErr
 }
 
 fn encode<T: Serialize>(value: &T, text: String) -> Result<CallToolResult, MeshError> {
-    success(value, text).map_err(|e| MeshError::Remote(e.message.to_string()))
+    success(value, text).map_err(|e| MeshError::Remote {
+        code: None,
+        message: e.message.to_string(),
+    })
 }
 
 fn computer_out(c: &ComputerStatus) -> ComputerOut {
