@@ -46,6 +46,8 @@ pub struct RedisOptions {
     pub acl_file: Option<PathBuf>,
     /// User and password the harness itself logs in with (readiness, [`RedisServer::cli`]).
     pub admin: Option<(String, String)>,
+    /// Further settings as `--name value` pairs, e.g. `("maxmemory", "16mb")`.
+    pub config: Vec<(String, String)>,
 }
 
 /// A running private `redis-server`; killed (SIGKILL) on drop.
@@ -320,6 +322,27 @@ impl RedisServer {
         String::from_utf8_lossy(&out.stdout).trim_end().to_string()
     }
 
+    /// Writes 1 MB values under `fill:*` keys until Redis refuses a write with
+    /// `OOM` (a server started with a `maxmemory` and `noeviction`); returns
+    /// how many were stored. Panics if Redis is still accepting after 1 GB.
+    pub fn fill_until_oom(&self) -> usize {
+        const SCRIPT: &str = "redis.call('SET', KEYS[1], string.rep('x', 1048576))";
+        for i in 0..1024 {
+            let key = format!("fill:{i}");
+            let out = self
+                .cli_command(self.options.admin.as_ref())
+                .args(["EVAL", SCRIPT, "1", &key])
+                .output()
+                .unwrap_or_else(|e| panic!("running redis-cli: {e}"));
+            let text = String::from_utf8_lossy(&out.stdout).to_string()
+                + &String::from_utf8_lossy(&out.stderr);
+            if text.contains("OOM") {
+                return i;
+            }
+        }
+        panic!("Redis still accepts writes after 1 GB; was it started with maxmemory?")
+    }
+
     /// The server's log file, for diagnostics in assertion messages.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("redis.log")).unwrap_or_default()
@@ -354,6 +377,9 @@ impl RedisServer {
         };
         if let Some(acl) = &self.options.acl_file {
             cmd.arg("--aclfile").arg(acl);
+        }
+        for (name, value) in &self.options.config {
+            cmd.arg(format!("--{name}")).arg(value);
         }
         cmd.args(["--save", ""]);
         if self.persistent {

@@ -83,6 +83,7 @@ async fn node_and_client_users_run_the_mesh_and_are_refused_the_rest() {
         tls: Some(files.clone()),
         acl_file: Some(acl_file(dir.path(), &["AclPi"])),
         admin: Some((ADMIN.0.into(), ADMIN.1.into())),
+        ..RedisOptions::default()
     });
     let node_url = redis.url_as("telemux-node-aclpi", NODE_PW);
     let client_url = redis.url_as("telemux-client", CLIENT_PW);

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use telemux_proto::now_ms;
 use telemux_tests::telegram::{FakeTelegram, GatewayProcess};
-use telemux_tests::{wait_until, Mesh, RedisServer, TmuxServer};
+use telemux_tests::{wait_until, Mesh, RedisOptions, RedisServer, TmuxServer};
 use tokio::io::AsyncBufReadExt;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -651,4 +651,32 @@ async fn a_node_killed_mid_flood_adopts_sessions_continues_seqs_and_reports_exit
             .contains("node was down"),
         "{gaps:?}"
     );
+}
+
+/// Issue 12 row 8: with Redis full (`maxmemory` reached, `noeviction`), a
+/// command on a bare session name says that Redis is out of memory (exit 1);
+/// resolving the name must not turn the failed request into "no session".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_redis_is_reported_not_turned_into_not_found() {
+    let redis = RedisServer::start_with(RedisOptions {
+        config: vec![
+            ("maxmemory".into(), "24mb".into()),
+            ("maxmemory-policy".into(), "noeviction".into()),
+        ],
+        ..RedisOptions::default()
+    });
+    let m = Mesh::start_with(redis, &["RasPi"], |o| o).await;
+    m.cli.run(&["new", "RasPi/flood"]).await.ok();
+    let filled = m.redis.fill_until_oom();
+    assert!(filled > 0, "Redis was full before it was filled");
+
+    for target in ["flood", "RasPi/flood"] {
+        let out = m.cli.run(&["send", target, "echo x"]).await;
+        assert_eq!(out.code(), Some(1), "send {target}: {out:?}");
+        assert!(
+            out.stderr.contains("Redis is out of memory"),
+            "send {target}: {out:?}"
+        );
+        assert!(!out.stderr.contains("no session"), "send {target}: {out:?}");
+    }
 }

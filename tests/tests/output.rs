@@ -461,3 +461,27 @@ async fn bash_zsh_and_sh_sessions_report_exit_codes() {
         assert_eq!(codes, vec![0, 1, 5], "{name}");
     }
 }
+
+/// Issue 12 row 2: a last line without a trailing newline is output too —
+/// plain `run` prints it as `--json` returns it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_prints_a_last_line_without_newline() {
+    let m = Mesh::start(&["RasPi"]).await;
+    let cli = m.cli.clone().env("TELEMUX_COMPUTER", "RasPi");
+
+    let out = cli
+        .run(&["run", "RasPi", "--", "echo first; printf tail-without-nl"])
+        .await;
+    assert_eq!(out.code(), Some(0), "{out:?}");
+    assert_eq!(out.stdout, "first\ntail-without-nl", "{out:?}");
+
+    let out = cli.run(&["run", "RasPi", "--", "printf no-nl"]).await;
+    assert_eq!(out.code(), Some(0), "{out:?}");
+    assert_eq!(out.stdout, "no-nl", "{out:?}");
+
+    let out = cli
+        .run(&["run", "RasPi", "--json", "--", "printf no-nl"])
+        .await;
+    let v: Value = serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {out:?}"));
+    assert_eq!(v["output"], "no-nl", "{out:?}");
+}

@@ -25,7 +25,7 @@ use crate::{
     connect::{Dedicated, MAX_BLOCK},
     entries::{parse_read, RawEntry},
     error::is_transient,
-    Bus, BusError,
+    Bus, BusError, RedisKind,
 };
 
 /// Entries kept per command stream and per reply stream (`MAXLEN ~`).
@@ -125,7 +125,7 @@ impl CommandReader {
             };
             match r {
                 Ok(()) => backoff = Duration::from_millis(100),
-                Err(e) if e.details().contains("NOGROUP") => {
+                Err(e) if RedisKind::of(&e) == RedisKind::NoGroup => {
                     // Redis lost the group (restarted without persistence): start over.
                     tracing::info!(computer = %self.computer, "command group missing; recreating it");
                     self.group_ready = false;
@@ -207,7 +207,7 @@ impl CommandReader {
             .xgroup_create(self.stream.as_str(), keys::COMMAND_GROUP, "0", true)
             .await;
         match r {
-            Err(e) if !e.details().contains("BUSYGROUP") => Err(e),
+            Err(e) if RedisKind::of(&e) != RedisKind::GroupExists => Err(e),
             _ => Ok(()),
         }
     }

@@ -200,7 +200,7 @@ impl Bus {
         let num = |i: usize| -> Option<u64> { v.get(i)?.as_str()?.parse().ok() };
         match (num(0), num(1)) {
             (Some(secs), Some(micros)) => Ok(secs * 1000 + micros / 1000),
-            _ => Err(BusError::Redis(format!(
+            _ => Err(BusError::UnexpectedReply(format!(
                 "Redis answered TIME with something unexpected: {v:?}"
             ))),
         }
@@ -217,7 +217,7 @@ impl Bus {
         info.lines()
             .find_map(|l| l.trim().strip_prefix("redis_version:"))
             .map(str::to_string)
-            .ok_or_else(|| BusError::Redis("INFO server has no redis_version".into()))
+            .ok_or_else(|| BusError::UnexpectedReply("INFO server has no redis_version".into()))
     }
 
     /// Closes the connection gracefully (pending commands finish first).

@@ -76,7 +76,7 @@ impl RawEntry {
 fn shape(what: &str, v: &Value) -> BusError {
     let mut text = format!("{v:?}");
     text.truncate(200);
-    BusError::Redis(format!(
+    BusError::UnexpectedReply(format!(
         "unexpected Redis reply to {what}: {text} (is this a telemux Redis?)"
     ))
 }

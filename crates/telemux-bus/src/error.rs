@@ -41,9 +41,21 @@ pub enum BusError {
         /// The likely fix.
         hint: String,
     },
-    /// A Redis command failed; the text says which operation and why.
+    /// A Redis command failed: which operation, the kind of failure (what a
+    /// caller decides on), and fred's error as the source.
+    #[error("{}", redis_text(op, *kind, source))]
+    Redis {
+        /// What telemux was doing, e.g. `sending a request to RasPi`.
+        op: String,
+        /// What kind of failure it was.
+        kind: RedisKind,
+        /// The client library's error.
+        #[source]
+        source: fred::error::Error,
+    },
+    /// Redis answered with something telemux cannot read (the text says what).
     #[error("{0}")]
-    Redis(String),
+    UnexpectedReply(String),
     /// An entry in Redis does not decode as a telemux message.
     #[error(transparent)]
     Proto(#[from] ProtoError),
@@ -67,15 +79,90 @@ pub enum BusError {
 impl BusError {
     /// Wraps a fred error with the operation it interrupted.
     pub(crate) fn redis(context: &str, e: &fred::error::Error) -> BusError {
-        let hint = if is_transient(e) {
-            "; Redis seems unreachable or slow (telemux keeps reconnecting by itself)"
-        } else {
-            ""
-        };
-        BusError::Redis(format!(
-            "Redis error while {context}: {}{hint}",
+        BusError::Redis {
+            op: context.to_string(),
+            kind: RedisKind::of(e),
+            source: e.clone(),
+        }
+    }
+
+    /// The kind of Redis failure, when this is one.
+    pub fn redis_kind(&self) -> Option<RedisKind> {
+        match self {
+            BusError::Redis { kind, .. } => Some(*kind),
+            _ => None,
+        }
+    }
+}
+
+/// What kind of failure a Redis command met: what callers decide on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RedisKind {
+    /// Redis reached its `maxmemory` and evicts nothing: it refuses writes.
+    OutOfMemory,
+    /// Connection trouble: unreachable, timed out, loading its data set,
+    /// reconnecting — worth retrying.
+    Unavailable,
+    /// The credentials were refused, or the ACL user may not do this.
+    Auth,
+    /// The stream has no such consumer group (Redis lost it, e.g. restarted).
+    NoGroup,
+    /// The consumer group exists already.
+    GroupExists,
+    /// An `XADD` id is not above the stream's newest entry.
+    IdNotAbove,
+    /// The key does not exist (an `XINFO` on a stream never written).
+    NoSuchKey,
+    /// This process's Redis client has been shut down.
+    ClientClosed,
+    /// Any other refusal.
+    Other,
+}
+
+impl RedisKind {
+    /// Classifies a fred error. A Redis error reply starts with a code word
+    /// (`OOM`, `NOGROUP`, `LOADING`, …), which is what this reads; the
+    /// sub-kinds Redis only reports as `ERR <sentence>` and fred's own
+    /// shutdown error have no code, so this one place reads their text.
+    pub fn of(e: &fred::error::Error) -> RedisKind {
+        use fred::error::ErrorKind;
+        match e.kind() {
+            ErrorKind::IO | ErrorKind::Timeout | ErrorKind::Canceled | ErrorKind::Routing => {
+                return RedisKind::Unavailable
+            }
+            ErrorKind::Auth => return RedisKind::Auth,
+            _ => {}
+        }
+        let details = e.details();
+        match details.split_whitespace().next().unwrap_or("") {
+            "OOM" => RedisKind::OutOfMemory,
+            "LOADING" | "BUSY" | "MASTERDOWN" | "TRYAGAIN" => RedisKind::Unavailable,
+            "NOAUTH" | "WRONGPASS" | "NOPERM" => RedisKind::Auth,
+            "NOGROUP" => RedisKind::NoGroup,
+            "BUSYGROUP" => RedisKind::GroupExists,
+            "ERR" if details.contains("equal or smaller than the target stream top item") => {
+                RedisKind::IdNotAbove
+            }
+            "ERR" if details.contains("no such key") => RedisKind::NoSuchKey,
+            "Failed" if details.starts_with("Failed to send command to router") => {
+                RedisKind::ClientClosed
+            }
+            _ => RedisKind::Other,
+        }
+    }
+}
+
+/// The sentence users read for a failed Redis command.
+fn redis_text(op: &str, kind: RedisKind, e: &fred::error::Error) -> String {
+    match kind {
+        RedisKind::OutOfMemory => format!(
+            "Redis is out of memory (its maxmemory is reached and it evicts nothing), so it refused {op}; free memory in Redis or raise its maxmemory"
+        ),
+        RedisKind::Unavailable => format!(
+            "Redis error while {op}: {}; Redis seems unreachable or slow (telemux keeps reconnecting by itself)",
             describe(e)
-        ))
+        ),
+        _ => format!("Redis error while {op}: {}", describe(e)),
     }
 }
 
@@ -96,11 +183,7 @@ pub(crate) fn describe(e: &fred::error::Error) -> String {
 
 /// Whether a fred error is about the connection (worth retrying) rather than the command.
 pub(crate) fn is_transient(e: &fred::error::Error) -> bool {
-    use fred::error::ErrorKind;
-    matches!(
-        e.kind(),
-        ErrorKind::IO | ErrorKind::Timeout | ErrorKind::Canceled | ErrorKind::Routing
-    ) || e.details().starts_with("LOADING")
+    RedisKind::of(e) == RedisKind::Unavailable
 }
 
 /// Why a request to a node did not produce a reply.

@@ -10,7 +10,7 @@ use telemux_proto::{keys, ComputerName, Envelope, OutputRecord, ProtoError, Sess
 use crate::{
     entries::{normalize_id, parse_id, parse_range, RawEntry},
     follow::{Cursor, Follower, StreamGap},
-    Bus, BusError,
+    Bus, BusError, RedisKind,
 };
 
 /// Decoded output entries with their stream ids, in order.
@@ -99,7 +99,7 @@ impl Bus {
         for (r, (id, _)) in results.into_iter().zip(entries) {
             match r {
                 Ok(_) => stored += 1,
-                Err(e) if e.details().contains(ALREADY_STORED) => {
+                Err(e) if RedisKind::of(&e) == RedisKind::IdNotAbove => {
                     // Stored by an earlier attempt — or refused because
                     // someone else wrote a higher id: only the entry itself
                     // tells which, and the second must not pass as stored.
@@ -246,9 +246,6 @@ impl OutputReader {
 
 /// Entries `last_output` looks through for the node's own newest record.
 const LAST_OUTPUT_SCAN: u64 = 64;
-
-/// How Redis refuses an `XADD` whose explicit id is not above the newest entry.
-const ALREADY_STORED: &str = "equal or smaller than the target stream top item";
 
 /// Explicit stream ids `<ms>-<seq>` for one session's output records.
 ///

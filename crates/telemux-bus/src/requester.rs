@@ -23,7 +23,7 @@ use uuid::Uuid;
 use crate::{
     connect::{Dedicated, MAX_BLOCK},
     entries::parse_read,
-    Bus, BusError, RequestError,
+    Bus, BusError, RedisKind, RequestError,
 };
 
 type Waiters = Arc<Mutex<HashMap<Uuid, oneshot::Sender<ReplyBody>>>>;
@@ -183,9 +183,6 @@ impl Requester {
     }
 }
 
-/// What fred says when a command is issued after its client shut down.
-const ROUTER_GONE: &str = "Failed to send command to router";
-
 /// The listener's two ways to be stopped: its requester's, and its bus's.
 struct Stops {
     requester: CancellationToken,
@@ -227,7 +224,7 @@ async fn listen(conn: Dedicated, stream: String, waiters: Waiters, stop: Stops) 
             Ok(v) => parse_read(v),
             // The client is gone (its process is ending, or the requester
             // was dropped): nothing left to listen for, nothing to report.
-            Err(e) if stop.is_cancelled() || e.details().contains(ROUTER_GONE) => {
+            Err(e) if stop.is_cancelled() || RedisKind::of(&e) == RedisKind::ClientClosed => {
                 tracing::debug!(%stream, error = %e, "reply listener stopped with its client");
                 break;
             }

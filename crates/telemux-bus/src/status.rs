@@ -5,7 +5,7 @@ use fred::prelude::*;
 use fred::types::Value;
 use telemux_proto::{keys, ComputerName};
 
-use crate::{Bus, BusError};
+use crate::{Bus, BusError, RedisKind};
 
 /// How far behind a node's command stream is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -37,7 +37,7 @@ impl Bus {
         let groups = match groups {
             Ok(v) => v,
             // No stream yet: nothing was ever sent.
-            Err(e) if e.details().contains("no such key") => return Ok(Backlog::default()),
+            Err(e) if RedisKind::of(&e) == RedisKind::NoSuchKey => return Ok(Backlog::default()),
             Err(e) => return Err(BusError::redis("reading the command backlog", &e)),
         };
         let Value::Array(groups) = groups else {

@@ -1,11 +1,6 @@
-//! Everything that reaches the mesh from outside: the [`mesh::Mesh`] client
-//! (name resolution and routing, shared by the CLI, MCP and Telegram), and the
-//! front ends built on it.
+//! The front ends that reach the mesh from outside, built on the
+//! `telemux-client` crate (name resolution, routing, the record view): the
+//! MCP server ([`mcp`]) and the Telegram bot ([`telegram`]).
 
 pub mod mcp;
-pub mod mesh;
-pub mod run;
 pub mod telegram;
-
-pub use mesh::{Created, Mesh, MeshError};
-pub use run::{RunOutcome, RunRequest};

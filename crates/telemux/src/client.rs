@@ -1,13 +1,15 @@
 //! Client commands (`computers`, `sessions`, `new`, `send`, `keys`, `read`,
-//! `tail`, `run`, `kill`): thin wrappers over [`telemux_gateway::Mesh`].
+//! `tail`, `run`, `kill`): thin wrappers over [`telemux_client::Mesh`], printing records through
+//! its one record view ([`telemux_client::view`]).
 
 use std::io::Write;
 use std::time::Duration;
 
 use serde_json::json;
 use telemux_bus::{Cursor, OutputReader};
-use telemux_gateway::{Mesh, MeshError, RunRequest};
-use telemux_proto::{OutputEvent, OutputRecord};
+use telemux_client::view::{record_json, Printer};
+use telemux_client::{Mesh, MeshError, RunRequest};
+use telemux_proto::OutputEvent;
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::Command;
@@ -135,10 +137,11 @@ async fn execute(mesh: &Mesh, cmd: Command, json: bool, cfg: &Config) -> Result<
                 command,
                 timeout: Duration::from_secs(timeout.max(1)),
             };
+            let mut printer = Printer::new(false, true);
             let outcome = mesh
                 .run(req, |rec| {
                     if !json {
-                        print_record(rec, false, true);
+                        write_printed(printer.render(rec));
                     }
                 })
                 .await?;
@@ -170,102 +173,16 @@ fn ok(json: bool) {
     }
 }
 
-/// Prints one record for people; `quiet_events` hides the exit lines (for `run`).
-fn print_record(rec: &OutputRecord, raw: bool, quiet_events: bool) {
-    let mut out = std::io::stdout().lock();
-    match &rec.event {
-        OutputEvent::Lines {
-            lines, raw: bytes, ..
-        } => {
-            if raw {
-                let _ = out.write_all(bytes);
-            } else {
-                for l in lines {
-                    let _ = writeln!(out, "{l}");
-                }
-            }
-        }
-        OutputEvent::Frame { rows, raw: bytes } => {
-            if raw {
-                let _ = out.write_all(bytes);
-            } else {
-                let _ = writeln!(out, "--- screen (seq {}) ---", rec.seq);
-                for r in rows {
-                    let _ = writeln!(out, "{r}");
-                }
-            }
-        }
-        OutputEvent::CommandFinished {
-            exit_code,
-            started_ms,
-            finished_ms,
-        } if !quiet_events => {
-            let _ = writeln!(
-                out,
-                "[command finished: exit {exit_code}, {} ms]",
-                finished_ms.saturating_sub(*started_ms)
-            );
-        }
-        OutputEvent::SessionExited {
-            exit_status,
-            timed_out,
-            ..
-        } if !quiet_events => {
-            let t = if *timed_out { ", timed out" } else { "" };
-            let _ = writeln!(out, "[session exited: status {exit_status}{t}]");
-        }
-        OutputEvent::Gap { reason, .. } => {
-            eprintln!("telemux: gap in output: {reason}");
-        }
-        OutputEvent::SessionClosed { reason } if !quiet_events => {
-            let _ = writeln!(out, "[session closed: {reason}]");
-        }
-        OutputEvent::AgentState { state, detail } if !quiet_events => {
-            let _ = writeln!(out, "[agent {state}: {detail}]");
-        }
-        _ => {}
+/// Writes what the view made of one record to stdout and stderr.
+fn write_printed(p: telemux_client::view::Printed) {
+    if let Some(e) = p.err {
+        eprintln!("telemux: {e}");
     }
-    let _ = out.flush();
-}
-
-fn record_json(id: &str, rec: &OutputRecord) -> serde_json::Value {
-    let mut v = match &rec.event {
-        OutputEvent::Lines { lines, partial, .. } => {
-            json!({"type": "lines", "lines": lines, "partial": partial})
-        }
-        OutputEvent::Frame { rows, .. } => json!({"type": "frame", "rows": rows}),
-        OutputEvent::CommandFinished {
-            exit_code,
-            started_ms,
-            finished_ms,
-        } => {
-            json!({"type": "command_finished", "exit_code": exit_code, "started_ms": started_ms, "finished_ms": finished_ms})
-        }
-        OutputEvent::SessionExited {
-            exit_status,
-            signal,
-            timed_out,
-        } => {
-            json!({"type": "session_exited", "exit_status": exit_status, "signal": signal, "timed_out": timed_out})
-        }
-        OutputEvent::Gap {
-            from_seq,
-            to_seq,
-            reason,
-        } => {
-            json!({"type": "gap", "from_seq": from_seq, "to_seq": to_seq, "reason": reason})
-        }
-        OutputEvent::SessionClosed { reason } => {
-            json!({"type": "session_closed", "reason": reason})
-        }
-        OutputEvent::AgentState { state, detail } => {
-            json!({"type": "agent_state", "state": state, "detail": detail})
-        }
-    };
-    v["seq"] = json!(rec.seq);
-    v["ts_ms"] = json!(rec.ts_ms);
-    v["cursor"] = json!(id);
-    v
+    if !p.out.is_empty() {
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(&p.out);
+        let _ = out.flush();
+    }
 }
 
 async fn tail(
@@ -285,13 +202,14 @@ async fn tail(
     let mut reader = OutputReader::new(mesh.bus(), &c, &s, start).await?;
     let mut last_seq: Option<u64> = None;
     let mut waiting = false;
+    let mut printer = Printer::new(raw, false);
     loop {
         let block = follow.then_some(Duration::from_millis(1000));
         let batch = match reader.next_batch(block, 512).await {
             Ok(b) => b,
             // A follower outlives a Redis restart: its connection reconnects
             // by itself and the cursor resumes where it was.
-            Err(telemux_bus::BusError::Redis(e)) if follow => {
+            Err(e @ telemux_bus::BusError::Redis { .. }) if follow => {
                 if !waiting {
                     eprintln!("telemux: {e}; still following");
                     waiting = true;
@@ -339,7 +257,7 @@ async fn tail(
             if json {
                 println!("{}", record_json(&id, &rec));
             } else {
-                print_record(&rec, raw, false);
+                write_printed(printer.render(&rec));
             }
             if follow
                 && matches!(
@@ -401,7 +319,7 @@ async fn status(
         } else {
             format!(
                 "offline (last seen {})",
-                telemux_gateway::mesh::ago(c.info.last_seen_ms)
+                telemux_client::mesh::ago(c.info.last_seen_ms)
             )
         };
         println!("computer        {} ({state})", c.info.name);

@@ -265,7 +265,7 @@ async fn name_check(bus: &Bus, name: &telemux_proto::ComputerName) -> Check {
             "name in mesh",
             format!(
                 "'{name}' is registered but offline (last seen {}); a node started here takes it over",
-                telemux_gateway::mesh::ago(s.info.last_seen_ms)
+                telemux_client::mesh::ago(s.info.last_seen_ms)
             ),
         ),
         Some(s) if s.info.host.is_empty() || s.info.host == host => Check::ok(

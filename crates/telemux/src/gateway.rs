@@ -7,7 +7,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::{serve_mcp, serve_telegram, EXIT_REMOTE, EXIT_USAGE};
-use telemux_gateway::Mesh;
+use telemux_client::Mesh;
 
 /// The sender name a front end or CLI puts in its envelopes, e.g. `cli@MozBook`.
 ///

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use serde_json::json;
 use telemux_bus::ComputerStatus;
-use telemux_gateway::mesh::ago;
+use telemux_client::mesh::ago;
 use telemux_proto::{SessionInfo, SessionState, PROTOCOL_VERSION};
 
 use crate::config::Config;

@@ -7,8 +7,8 @@
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use telemux_client::Mesh;
 use telemux_gateway::mcp::{self, HttpOptions, McpServer, McpSettings};
-use telemux_gateway::Mesh;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 

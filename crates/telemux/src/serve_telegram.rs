@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use telemux_client::Mesh;
 use telemux_gateway::telegram::{self, Pace, TelegramConfig};
-use telemux_gateway::Mesh;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 

@@ -8,7 +8,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
-use telemux_gateway::{Created, Mesh};
+use telemux_client::{Created, Mesh};
 use telemux_proto::{ComputerName, SessionName};
 use telemux_tests::{Cli, NodeOptions, NodeProcess, RedisServer, TmuxServer};
 use tokio_util::sync::CancellationToken;

@@ -50,7 +50,7 @@ pub async fn run(cfg: &Config, report: &mut Report) -> Result<()> {
     }
     let m = &f.mesh;
     let n = cfg.rt_requests;
-    let err = |e: telemux_gateway::MeshError| anyhow!("{e}");
+    let err = |e: telemux_client::MeshError| anyhow!("{e}");
     // Warm-up: connections, first-use allocations, tmux server caches.
     time_n(20, || async {
         m.sessions(Some("Rt")).await.map(drop).map_err(err)

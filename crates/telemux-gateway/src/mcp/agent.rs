@@ -26,7 +26,7 @@ use super::page::Since;
 use super::params::{ComputerProjectsOut, ProjectOut, ProjectsOut};
 use super::wait::{AgentGoal, AgentWait, Until};
 use super::McpServer;
-use crate::mesh::MeshError;
+use telemux_client::MeshError;
 
 /// How long an agent's screen must stay still, with no state change after
 /// the start point, before a wait concludes the input started no turn.

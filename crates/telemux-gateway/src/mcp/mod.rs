@@ -3,7 +3,7 @@
 //!
 //! * [`tools`] — the tools (the nine of DESIGN.md §9, plus `list_projects`) and their results.
 //! * [`params`] — their JSON-Schema inputs and structured outputs.
-//! * [`output`] — bounding long output (head + tail) and rendering records.
+//! * [`output`] — bounding long output (head + tail) for a model.
 //! * [`page`] — `since` cursors and exact paging through new output.
 //! * [`wait`] — `wait_for` and progress notifications.
 //! * [`agent`] — agent sessions: where a wait on an agent's state starts, projects.
@@ -28,7 +28,7 @@ use rmcp::{tool_handler, ServerHandler, ServiceExt};
 use thiserror::Error;
 use tokio_util::sync::CancellationToken;
 
-use crate::mesh::Mesh;
+use telemux_client::Mesh;
 
 use agent::InputMarks;
 

@@ -1,10 +1,8 @@
-//! Turning session output into text a model can read: bounding long output to
-//! its head and tail with an explicit "N lines omitted" marker, and rendering
-//! output-stream records (read with a `since` cursor) as lines plus event notes.
+//! Bounding output for a model: long output is cut to its head and tail with
+//! an explicit "N lines omitted" marker. (Records become text in the one
+//! record view, `telemux_client::view`.)
 //!
 //! Everything here is pure, so the exact texts an agent sees are unit-tested.
-
-use telemux_proto::{OutputEvent, OutputRecord};
 
 /// Lines kept from the start of a long output.
 pub const HEAD_LINES: usize = 60;
@@ -60,116 +58,9 @@ pub fn bound_default(text: &str) -> Bounded {
     bound(text, HEAD_LINES, TAIL_LINES)
 }
 
-/// Output records rendered as text, plus what happened among them.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Rendered {
-    /// Completed lines, screens and event notes, in order.
-    pub text: String,
-    /// The unfinished last line (typically a prompt), when there is one.
-    pub partial: String,
-    /// Completed lines and screen rows added to `text`.
-    pub lines: usize,
-    /// Exit code of the last shell command that finished, if one did.
-    pub command_exit_code: Option<i32>,
-    /// Exit status of the session's process, if it ended.
-    pub session_exit_status: Option<i32>,
-    /// Why the session is gone, if it was closed.
-    pub closed: Option<String>,
-}
-
-impl Rendered {
-    /// Adds one record (stream order); `raw` keeps the bytes with their escapes.
-    pub fn push(&mut self, rec: &OutputRecord, raw: bool) {
-        match &rec.event {
-            OutputEvent::Lines {
-                lines,
-                partial,
-                raw: bytes,
-            } => {
-                if raw {
-                    self.text.push_str(&String::from_utf8_lossy(bytes));
-                } else {
-                    for l in lines {
-                        self.text.push_str(l);
-                        self.text.push('\n');
-                    }
-                    self.partial = partial.clone();
-                }
-                self.lines += lines.len();
-            }
-            OutputEvent::Frame { rows, raw: bytes } => {
-                if raw {
-                    self.text.push_str(&String::from_utf8_lossy(bytes));
-                } else {
-                    self.note("full-screen program: current screen follows");
-                    for r in rows {
-                        self.text.push_str(r);
-                        self.text.push('\n');
-                    }
-                    self.partial.clear();
-                }
-                self.lines += rows.len();
-            }
-            OutputEvent::CommandFinished {
-                exit_code,
-                started_ms,
-                finished_ms,
-            } => {
-                self.command_exit_code = Some(*exit_code);
-                let ms = finished_ms.saturating_sub(*started_ms);
-                self.note(&format!("command finished: exit code {exit_code}, {ms} ms"));
-            }
-            OutputEvent::SessionExited {
-                exit_status,
-                timed_out,
-                ..
-            } => {
-                self.session_exit_status = Some(*exit_status);
-                let t = if *timed_out { ", timed out" } else { "" };
-                self.note(&format!("session exited: status {exit_status}{t}"));
-            }
-            OutputEvent::SessionClosed { reason } => {
-                self.closed = Some(reason.clone());
-                self.note(&format!("session closed: {reason}"));
-            }
-            OutputEvent::Gap { reason, .. } => {
-                self.note(&format!("gap in output: {reason}"));
-            }
-            OutputEvent::AgentState { state, detail } => {
-                self.note(&format!("agent {state}: {detail}"));
-            }
-        }
-    }
-
-    /// Adds a `[telemux: ...]` line. The unfinished line stays pending: the
-    /// next record may complete it, and it must not appear twice.
-    pub fn note(&mut self, what: &str) {
-        self.text.push_str(&format!("[telemux: {what}]\n"));
-    }
-
-    /// The whole text including the unfinished last line.
-    pub fn full_text(&self) -> String {
-        let mut t = self.text.clone();
-        t.push_str(&self.partial);
-        t
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn lines(ls: &[&str], partial: &str) -> OutputRecord {
-        OutputRecord {
-            seq: 1,
-            ts_ms: 0,
-            event: OutputEvent::Lines {
-                lines: ls.iter().map(|s| s.to_string()).collect(),
-                partial: partial.into(),
-                raw: format!("{}\r\n{partial}", ls.join("\r\n")).into_bytes(),
-            },
-        }
-    }
 
     #[test]
     fn short_text_is_unchanged() {
@@ -194,37 +85,5 @@ mod tests {
         let long = "x".repeat(MAX_LINE_CHARS + 5);
         let b = bound(&long, 2, 2);
         assert!(b.text.ends_with("… [5 characters cut]"), "{}", b.text);
-    }
-
-    #[test]
-    fn records_render_lines_partial_and_events() {
-        let mut r = Rendered::default();
-        r.push(&lines(&["$ false"], ""), false);
-        r.push(
-            &OutputRecord {
-                seq: 2,
-                ts_ms: 0,
-                event: OutputEvent::CommandFinished {
-                    exit_code: 1,
-                    started_ms: 10,
-                    finished_ms: 15,
-                },
-            },
-            false,
-        );
-        r.push(&lines(&[], "$ "), false);
-        assert_eq!(r.command_exit_code, Some(1));
-        assert_eq!(r.lines, 1);
-        assert_eq!(
-            r.full_text(),
-            "$ false\n[telemux: command finished: exit code 1, 5 ms]\n$ "
-        );
-    }
-
-    #[test]
-    fn raw_keeps_bytes() {
-        let mut r = Rendered::default();
-        r.push(&lines(&["a"], "b"), true);
-        assert_eq!(r.full_text(), "a\r\nb");
     }
 }

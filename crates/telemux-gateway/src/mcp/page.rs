@@ -10,8 +10,9 @@
 use telemux_bus::{Cursor, OutputReader};
 use telemux_proto::{ComputerName, OutputEvent, OutputRecord, SessionName};
 
-use super::output::{bound, Rendered};
-use crate::mesh::{Mesh, MeshError};
+use super::output::bound;
+use telemux_client::view::Transcript;
+use telemux_client::{Mesh, MeshError};
 
 /// Records fetched per read while paging.
 const BATCH: usize = 128;
@@ -102,7 +103,7 @@ fn head_of(rec: &OutputRecord, n: usize) -> OutputRecord {
 #[derive(Debug, Clone)]
 pub struct Page {
     /// The rendered page.
-    pub rendered: Rendered,
+    pub rendered: Transcript,
     /// The page text, cut only if a single unsplittable record exceeded the page.
     pub text: String,
     /// Lines cut from `text`.
@@ -125,7 +126,7 @@ pub async fn read_page(
     let page = page.max(1);
     let mut reader =
         OutputReader::new(mesh.bus(), c, s, Cursor::After(since.after.clone())).await?;
-    let mut seen = Rendered::default();
+    let mut seen = Transcript::default();
     let mut pos = since.clone();
     let mut more = false;
     'pages: loop {

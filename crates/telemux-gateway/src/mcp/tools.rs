@@ -20,8 +20,8 @@ use super::page::{read_page, Since};
 use super::params::*;
 use super::wait::{self, Happened, Progress, Until};
 use super::McpServer;
-use crate::mesh::{ago, MeshError};
-use crate::run::RunRequest;
+use telemux_client::mesh::{ago, MeshError};
+use telemux_client::RunRequest;
 
 /// Default scrollback for `read_output` without `since`.
 const DEFAULT_READ_LINES: u32 = 100;
@@ -56,7 +56,10 @@ fn finish(r: Result<CallToolResult, MeshError>) -> Result<CallToolResult, McpErr
 }
 
 fn encode<T: Serialize>(value: &T, text: String) -> Result<CallToolResult, MeshError> {
-    success(value, text).map_err(|e| MeshError::Remote(e.message.to_string()))
+    success(value, text).map_err(|e| MeshError::Remote {
+        code: None,
+        message: e.message.to_string(),
+    })
 }
 
 fn computer_out(c: &ComputerStatus) -> ComputerOut {

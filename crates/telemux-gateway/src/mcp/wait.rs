@@ -21,8 +21,8 @@ use telemux_bus::{Cursor, OutputReader};
 use telemux_proto::{AgentState, ComputerName, OutputEvent, OutputRecord, SessionName};
 use tokio_util::sync::CancellationToken;
 
-use super::output::Rendered;
-use crate::mesh::{Mesh, MeshError};
+use telemux_client::view::Transcript;
+use telemux_client::{Mesh, MeshError};
 
 /// How often progress notifications are sent during a long call.
 pub const PROGRESS_EVERY: Duration = Duration::from_secs(1);
@@ -253,7 +253,7 @@ pub async fn wait(
     let start = Instant::now();
     let deadline = start + timeout;
     let mut reader = OutputReader::new(mesh.bus(), computer, session, from).await?;
-    let mut seen = Rendered::default();
+    let mut seen = Transcript::default();
     let mut last_activity = start;
     let mut next_progress = start + PROGRESS_EVERY;
     // The agent's state as far as this wait knows (listing, then records).
@@ -266,7 +266,7 @@ pub async fn wait(
     let compact = matches!(until, Until::Agent(_));
     let mut last_frame: Option<OutputRecord> = None;
     let done = |happened: Happened,
-                seen: &Rendered,
+                seen: &Transcript,
                 last_frame: &Option<OutputRecord>,
                 reader: &OutputReader| {
         let output = match last_frame {

@@ -10,7 +10,7 @@ use telemux_bus::Bus;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use super::{api::BotClient, config::TelegramConfig, outbox::Outbox};
-use crate::Mesh;
+use telemux_client::Mesh;
 
 /// Everything a lease holder's tasks share.
 pub struct Bot {

@@ -1,6 +1,6 @@
 //! What the bot does with a message or a button press from an allowed user.
 //!
-//! Commands resolve names exactly like the CLI (through [`crate::Mesh`]:
+//! Commands resolve names exactly like the CLI (through [`telemux_client::Mesh`]:
 //! case-insensitive, suggestions for unknown names) and answer errors with
 //! the same sentences. In a session's topic, plain text is typed into that
 //! session followed by Enter, and `/keys`, `/cancel`, `/kill`, `/output`
@@ -26,7 +26,7 @@ use super::{
     live::{exit_footer, Live},
     topics,
 };
-use crate::{mesh::ago, RunRequest};
+use telemux_client::{mesh::ago, RunRequest};
 
 /// How long `/run` lets a command run before interrupting it.
 pub const RUN_TIMEOUT: Duration = Duration::from_secs(600);

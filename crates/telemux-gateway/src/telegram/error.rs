@@ -7,7 +7,7 @@ use telemux_bus::BusError;
 use thiserror::Error;
 
 use super::{api::ApiError, buttons::UnknownButton};
-use crate::MeshError;
+use telemux_client::MeshError;
 
 /// Why a command or a button press did not do what was asked.
 #[derive(Debug, Error)]

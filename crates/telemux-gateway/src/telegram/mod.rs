@@ -37,7 +37,7 @@ pub mod topics;
 use thiserror::Error;
 use tokio_util::sync::CancellationToken;
 
-use crate::Mesh;
+use telemux_client::Mesh;
 
 pub use api::{ApiError, BotClient};
 pub use config::TelegramConfig;

@@ -33,7 +33,7 @@ use super::{
     dispatch::{Dispatcher, MAX_WAITING},
     topics,
 };
-use crate::Mesh;
+use telemux_client::Mesh;
 
 /// Pause between polls while updates wait behind a busy lane (each such poll
 /// returns at once, since Telegram still holds the waiting updates).

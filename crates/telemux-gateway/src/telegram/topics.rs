@@ -81,7 +81,7 @@ pub async fn ensure_topic(
 }
 
 /// Gives a new session its topic and says so: "Started {what}addr — its topic is …".
-pub async fn announce(bot: &Arc<Bot>, here: Here, created: crate::Created, what: &str) {
+pub async fn announce(bot: &Arc<Bot>, here: Here, created: telemux_client::Created, what: &str) {
     let addr = format!("{}/{}", created.computer, created.session);
     let topic = ensure_topic(
         bot,

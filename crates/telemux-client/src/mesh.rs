@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use telemux_bus::{Bus, ComputerStatus, RequestError, Requester};
 use telemux_proto::{
-    names, now_ms, ComputerName, ErrorCode, MeshKey, Op, ReplyBody, SessionAddr, SessionInfo,
-    SessionName,
+    names, now_ms, ComputerName, ErrorCode, MeshKey, Op, ProtoError, ReplyBody, SessionAddr,
+    SessionInfo, SessionName,
 };
 use thiserror::Error;
 use tokio_util::sync::CancellationToken;
@@ -17,59 +17,146 @@ use tokio_util::sync::CancellationToken;
 /// Default deadline for one request to a node.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A failure as users see it; [`MeshError::exit_code`] maps it for the CLI.
-#[derive(Debug, Error, Clone, PartialEq, Eq)]
+/// A failure as users see it (its text is what the CLI prints and MCP and
+/// Telegram return); [`MeshError::exit_code`] maps it for the CLI.
+#[derive(Debug, Error, Clone)]
 pub enum MeshError {
-    /// The input is invalid (names, sizes, keys): fix the command.
+    /// The input is invalid in a way the text explains (usage, sizes).
     #[error("{0}")]
     BadInput(String),
-    /// No such computer or session (the message carries suggestions).
+    /// A name, key or size was refused by the protocol's checks.
+    #[error(transparent)]
+    Invalid(#[from] ProtoError),
+    /// No computer of that name has joined the mesh.
+    #[error("no computer '{name}'{}", computer_hint(suggestions, known))]
+    NoComputer {
+        /// The name as typed.
+        name: String,
+        /// Every known computer.
+        known: Vec<String>,
+        /// Known names close to it, best first.
+        suggestions: Vec<String>,
+    },
+    /// No online computer has a session of that (bare) name.
+    #[error(
+        "no session '{addr}' on any online computer{}",
+        session_hint(suggestions, known)
+    )]
+    NoSession {
+        /// The name as typed.
+        addr: String,
+        /// Every session of the online computers, as `computer/session`.
+        known: Vec<String>,
+        /// Sessions with a close name, as `computer/session`, best first.
+        suggestions: Vec<String>,
+    },
+    /// A bare session name exists on several computers.
+    #[error("session '{addr}' exists on several computers; say which: {}", options.join(" or "))]
+    Ambiguous {
+        /// The name as typed.
+        addr: String,
+        /// The candidates, as `computer/session`.
+        options: Vec<String>,
+    },
+    /// Something else named does not exist (the text says what).
     #[error("{0}")]
     NotFound(String),
     /// The computer is known but offline.
-    #[error("{0}")]
-    Offline(String),
-    /// The node did not answer in time.
+    #[error("{computer} is offline{}", last_seen(*last_seen_ms))]
+    Offline {
+        /// Its name.
+        computer: String,
+        /// When it last sent a heartbeat (ms since epoch), if known.
+        last_seen_ms: Option<u64>,
+    },
+    /// Something did not happen in time (the text says what).
     #[error("{0}")]
     Timeout(String),
-    /// The node tried and failed.
-    #[error("{0}")]
-    Remote(String),
-    /// Redis is unreachable or misbehaving.
-    #[error("{0}")]
-    Bus(String),
+    /// A request got no reply (the node did not answer in time, or this
+    /// process is shutting down).
+    #[error(transparent)]
+    Request(RequestError),
+    /// The node answered with an error.
+    #[error("{message}")]
+    Remote {
+        /// What kind of error the node reported.
+        code: Option<ErrorCode>,
+        /// The node's sentence.
+        message: String,
+    },
+    /// Redis is unreachable, full or misbehaving.
+    #[error(transparent)]
+    Bus(#[from] telemux_bus::BusError),
 }
 
 impl MeshError {
     /// CLI exit code: 2 for bad input or unknown names, 1 for remote failures.
     pub fn exit_code(&self) -> i32 {
         match self {
-            MeshError::BadInput(_) | MeshError::NotFound(_) => 2,
+            MeshError::BadInput(_)
+            | MeshError::Invalid(_)
+            | MeshError::NoComputer { .. }
+            | MeshError::NoSession { .. }
+            | MeshError::Ambiguous { .. }
+            | MeshError::NotFound(_)
+            | MeshError::Request(RequestError::UnknownComputer { .. }) => 2,
+            MeshError::Remote {
+                code: Some(ErrorCode::BadInput | ErrorCode::Exists | ErrorCode::NoSuchSession),
+                ..
+            } => 2,
             _ => 1,
+        }
+    }
+
+    /// A failure the node did not report (for replies of the wrong shape).
+    fn unexpected(reply: &ReplyBody) -> MeshError {
+        MeshError::Remote {
+            code: None,
+            message: format!("unexpected reply {reply:?}"),
         }
     }
 }
 
-impl From<telemux_bus::BusError> for MeshError {
-    fn from(e: telemux_bus::BusError) -> Self {
-        MeshError::Bus(e.to_string())
+fn computer_hint(suggestions: &[String], known: &[String]) -> String {
+    let hint = names::did_you_mean(suggestions);
+    if !hint.is_empty() {
+        hint
+    } else if known.is_empty() {
+        "; no computer has joined this mesh yet (start `telemux node` on one)".into()
+    } else {
+        format!("; known computers: {}", known.join(", "))
     }
 }
 
-impl From<telemux_proto::ProtoError> for MeshError {
-    fn from(e: telemux_proto::ProtoError) -> Self {
-        MeshError::BadInput(e.to_string())
+fn session_hint(suggestions: &[String], known: &[String]) -> String {
+    let hint = names::did_you_mean(suggestions);
+    if !hint.is_empty() {
+        hint
+    } else if known.is_empty() {
+        "; no online computer has sessions".into()
+    } else {
+        format!("; sessions: {}", known.join(", "))
     }
+}
+
+fn last_seen(ms: Option<u64>) -> String {
+    ms.map(|ms| format!(" (last seen {})", ago(ms)))
+        .unwrap_or_default()
 }
 
 impl From<RequestError> for MeshError {
     fn from(e: RequestError) -> Self {
-        let msg = e.to_string();
         match e {
-            RequestError::Offline { .. } => MeshError::Offline(msg),
-            RequestError::UnknownComputer { .. } => MeshError::NotFound(msg),
-            RequestError::Timeout { .. } => MeshError::Timeout(msg),
-            _ => MeshError::Bus(msg),
+            RequestError::Offline {
+                computer,
+                last_seen_ms,
+            } => MeshError::Offline {
+                computer,
+                last_seen_ms,
+            },
+            RequestError::Bus(b) => MeshError::Bus(b),
+            RequestError::Proto(p) => MeshError::Invalid(p),
+            other => MeshError::Request(other),
         }
     }
 }
@@ -164,22 +251,18 @@ impl Mesh {
             .find(|c| c.info.name.eq_ignore_ascii_case(wanted.as_str()))
         {
             Some(c) if c.online => Ok(ComputerName::new(&c.info.name)?),
-            Some(c) => Err(MeshError::Offline(format!(
-                "{} is offline (last seen {})",
-                c.info.name,
-                ago(c.info.last_seen_ms)
-            ))),
+            Some(c) => Err(MeshError::Offline {
+                computer: c.info.name.clone(),
+                last_seen_ms: Some(c.info.last_seen_ms),
+            }),
             None => {
-                let known: Vec<&str> = all.iter().map(|c| c.info.name.as_str()).collect();
-                let hint = names::did_you_mean(&names::suggest(name, known.iter().copied()));
-                let tail = if !hint.is_empty() {
-                    hint
-                } else if known.is_empty() {
-                    "; no computer has joined this mesh yet (start `telemux node` on one)".into()
-                } else {
-                    format!("; known computers: {}", known.join(", "))
-                };
-                Err(MeshError::NotFound(format!("no computer '{name}'{tail}")))
+                let known: Vec<String> = all.iter().map(|c| c.info.name.clone()).collect();
+                let suggestions = names::suggest(name, known.iter().map(String::as_str));
+                Err(MeshError::NoComputer {
+                    name: name.to_string(),
+                    known,
+                    suggestions,
+                })
             }
         }
     }
@@ -197,10 +280,9 @@ impl Mesh {
         // Every caller resolved `to` against the registry just before
         // (resolve_computer / the online list), so skip the second lookup.
         match self.req.request_resolved(to, op, timeout).await? {
-            ReplyBody::Error { code, message } => Err(match code {
-                ErrorCode::BadInput | ErrorCode::Exists => MeshError::BadInput(message),
-                ErrorCode::NoSuchSession => MeshError::NotFound(message),
-                _ => MeshError::Remote(message),
+            ReplyBody::Error { code, message } => Err(MeshError::Remote {
+                code: Some(code),
+                message,
             }),
             other => Ok(other),
         }
@@ -230,6 +312,9 @@ impl Mesh {
             match res {
                 Ok(ReplyBody::Sessions(s)) => out.extend(s),
                 Ok(other) => tracing::warn!(computer = %c, ?other, "unexpected reply to list"),
+                // Redis failing fails every computer alike: a partial list
+                // would turn it into "no such session" for the resolver.
+                Err(e @ MeshError::Bus(_)) => return Err(e),
                 Err(e) => {
                     tracing::warn!(computer = %c, error = %e, "listing sessions failed");
                     first_err.get_or_insert(e);
@@ -254,16 +339,18 @@ impl Mesh {
         addr: &str,
     ) -> Result<(ComputerName, SessionName), MeshError> {
         match self.resolve_session(addr).await {
-            Err(MeshError::Offline(why)) => {
+            Err(offline @ MeshError::Offline { .. }) => {
                 let parsed = SessionAddr::parse(addr)?;
-                let wanted = parsed
-                    .computer
-                    .ok_or_else(|| MeshError::Offline(why.clone()))?;
+                let Some(wanted) = parsed.computer else {
+                    return Err(offline);
+                };
                 let all = self.computers().await?;
-                let known = all
+                let Some(known) = all
                     .iter()
                     .find(|c| c.info.name.eq_ignore_ascii_case(wanted.as_str()))
-                    .ok_or(MeshError::Offline(why))?;
+                else {
+                    return Err(offline);
+                };
                 Ok((ComputerName::new(&known.info.name)?, parsed.session))
             }
             other => other,
@@ -303,27 +390,21 @@ impl Mesh {
                             .map(|s| format!("{}/{}", s.computer, s.name))
                     })
                     .collect();
-                let hint = names::did_you_mean(&sugg);
-                let tail = if !hint.is_empty() {
-                    hint
-                } else if known.is_empty() {
-                    "; no online computer has sessions".into()
-                } else {
-                    format!("; sessions: {}", known.join(", "))
-                };
-                Err(MeshError::NotFound(format!(
-                    "no session '{addr}' on any online computer{tail}"
-                )))
+                Err(MeshError::NoSession {
+                    addr: addr.to_string(),
+                    known,
+                    suggestions: sugg,
+                })
             }
             many => {
                 let opts: Vec<String> = many
                     .iter()
                     .map(|s| format!("{}/{}", s.computer, s.name))
                     .collect();
-                Err(MeshError::BadInput(format!(
-                    "session '{addr}' exists on several computers; say which: {}",
-                    opts.join(" or ")
-                )))
+                Err(MeshError::Ambiguous {
+                    addr: addr.to_string(),
+                    options: opts,
+                })
             }
         }
     }
@@ -362,7 +443,7 @@ impl Mesh {
                 session: SessionName::new(&session)?,
                 cursor,
             }),
-            other => Err(MeshError::Remote(format!("unexpected reply {other:?}"))),
+            other => Err(MeshError::unexpected(&other)),
         }
     }
 
@@ -430,7 +511,7 @@ impl Mesh {
             .await?
         {
             ReplyBody::Screen { text } => Ok(text),
-            other => Err(MeshError::Remote(format!("unexpected reply {other:?}"))),
+            other => Err(MeshError::unexpected(&other)),
         }
     }
 
@@ -466,7 +547,7 @@ impl Mesh {
                 session: SessionName::new(&session)?,
                 cursor,
             }),
-            other => Err(MeshError::Remote(format!("unexpected reply {other:?}"))),
+            other => Err(MeshError::unexpected(&other)),
         }
     }
 }

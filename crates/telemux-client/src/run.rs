@@ -9,6 +9,7 @@ use telemux_bus::{Cursor, OutputReader};
 use telemux_proto::{OutputEvent, OutputRecord};
 
 use crate::mesh::{Mesh, MeshError};
+use crate::view::Transcript;
 
 /// Output kept in a [`RunOutcome`]; beyond this the middle is dropped.
 pub const MAX_RUN_OUTPUT: usize = 8 * 1024 * 1024;
@@ -45,27 +46,6 @@ pub struct RunOutcome {
     pub session: String,
 }
 
-/// Appends the text of a lines record to `out`, keeping `partial` separate.
-fn absorb(out: &mut String, partial: &mut String, ev: &OutputEvent) {
-    match ev {
-        OutputEvent::Lines {
-            lines, partial: p, ..
-        } => {
-            for l in lines {
-                if out.len() + l.len() < MAX_RUN_OUTPUT {
-                    out.push_str(l);
-                    out.push('\n');
-                }
-            }
-            *partial = p.clone();
-        }
-        OutputEvent::Gap { reason, .. } => {
-            out.push_str(&format!("[telemux: gap in output: {reason}]\n"));
-        }
-        _ => {}
-    }
-}
-
 impl Mesh {
     /// Runs `req`, calling `on_record` for every output record as it arrives.
     pub async fn run(
@@ -91,8 +71,9 @@ impl Mesh {
         )
         .await?;
         let give_up = started + req.timeout + CLIENT_GRACE;
-        let mut output = String::new();
-        let mut partial = String::new();
+        // The same text `run --json` and MCP return; `on_record` callers
+        // print the records themselves (view::Printer).
+        let mut output = Transcript::output_only(MAX_RUN_OUTPUT);
         loop {
             if Instant::now() > give_up {
                 return Err(MeshError::Timeout(format!(
@@ -106,19 +87,20 @@ impl Mesh {
                 .next_batch(Some(Duration::from_millis(500)), 256)
                 .await?;
             if let Some(gap) = &batch.gap {
-                output.push_str(&format!(
-                    "[telemux: output trimmed before it was read: {gap}]\n"
-                ));
+                output.note(&format!("output trimmed before it was read: {gap}"));
             }
             for (_, rec) in batch.entries {
                 let Ok(rec) = rec else { continue };
                 on_record(&rec);
-                absorb(&mut output, &mut partial, &rec.event);
+                output.push(&rec, false);
                 if let OutputEvent::SessionClosed { reason } = &rec.event {
-                    return Err(MeshError::Remote(format!(
-                        "{}/{} ended without an exit status ({reason})",
-                        created.computer, created.session
-                    )));
+                    return Err(MeshError::Remote {
+                        code: None,
+                        message: format!(
+                            "{}/{} ended without an exit status ({reason})",
+                            created.computer, created.session
+                        ),
+                    });
                 }
                 if let OutputEvent::SessionExited {
                     exit_status,
@@ -126,12 +108,9 @@ impl Mesh {
                     timed_out,
                 } = rec.event
                 {
-                    if !partial.is_empty() {
-                        output.push_str(&partial);
-                    }
                     return Ok(RunOutcome {
                         exit_code: if timed_out { 124 } else { exit_status },
-                        output,
+                        output: output.full_text(),
                         duration_ms: started.elapsed().as_millis() as u64,
                         timed_out,
                         signal,

@@ -1,0 +1,12 @@
+//! The client of the mesh, shared by every front end (the CLI, and the MCP
+//! server and Telegram bot in `telemux-gateway`): [`Mesh`] resolves the names
+//! users type and routes requests to the node that owns a session, [`run`]
+//! runs a command to its exit, and [`view`] is the one way output records
+//! become text and JSON.
+
+pub mod mesh;
+pub mod run;
+pub mod view;
+
+pub use mesh::{Created, Mesh, MeshError};
+pub use run::{RunOutcome, RunRequest};
