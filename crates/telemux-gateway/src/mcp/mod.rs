@@ -17,6 +17,7 @@ pub mod http;
 pub mod output;
 pub mod page;
 pub mod params;
+mod result;
 pub mod tools;
 pub mod wait;
 

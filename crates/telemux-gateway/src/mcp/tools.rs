@@ -7,124 +7,24 @@ use std::time::Duration;
 
 use rmcp::handler::server::tool::schema_for_output;
 use rmcp::handler::server::wrapper::Parameters;
-use rmcp::model::{CallToolResult, ContentBlock};
+use rmcp::model::CallToolResult;
 use rmcp::service::RequestContext;
 use rmcp::{tool, tool_router, ErrorData as McpError, RoleServer};
-use serde::Serialize;
-use telemux_bus::{ComputerStatus, Cursor, OutputReader};
-use telemux_proto::{ComputerName, SessionInfo, SessionName, SessionState};
 
 use super::agent::{self, WaitPlan};
 use super::output::bound_default;
 use super::page::{read_page, Since};
 use super::params::*;
 use super::wait::{self, Happened, Progress, Until};
+use super::result::{computer_out, encode, finish, session_out, timeout_of};
 use super::McpServer;
-use telemux_client::mesh::{ago, MeshError};
+use telemux_client::mesh::MeshError;
 use telemux_client::RunRequest;
 
 /// Default scrollback for `read_output` without `since`.
 const DEFAULT_READ_LINES: u32 = 100;
 /// Default page size for `read_output` with `since`.
 const DEFAULT_PAGE_LINES: u32 = 500;
-
-/// A successful result: `value` as structured content, `text` for people and models.
-fn success<T: Serialize>(value: &T, text: String) -> Result<CallToolResult, McpError> {
-    let json = serde_json::to_value(value)
-        .map_err(|e| McpError::internal_error(format!("encoding the result failed: {e}"), None))?;
-    let mut r = CallToolResult::structured(json);
-    r.content = vec![ContentBlock::text(text)];
-    Ok(r)
-}
-
-/// A tool error with the CLI's text.
-fn failure(e: &MeshError) -> Result<CallToolResult, McpError> {
-    Ok(CallToolResult::error(vec![ContentBlock::text(
-        e.to_string(),
-    )]))
-}
-
-/// Runs a handler body; a [`MeshError`] becomes a tool error.
-fn finish(r: Result<CallToolResult, MeshError>) -> Result<CallToolResult, McpError> {
-    match r {
-        Ok(v) => Ok(v),
-        Err(e) => {
-            tracing::info!(error = %e, "MCP tool call failed");
-            failure(&e)
-        }
-    }
-}
-
-fn encode<T: Serialize>(value: &T, text: String) -> Result<CallToolResult, MeshError> {
-    success(value, text).map_err(|e| MeshError::Remote {
-        code: None,
-        message: e.message.to_string(),
-    })
-}
-
-fn computer_out(c: &ComputerStatus) -> ComputerOut {
-    ComputerOut {
-        name: c.info.name.clone(),
-        online: c.online,
-        last_seen_ms: c.info.last_seen_ms,
-        last_seen: if c.online {
-            "now".into()
-        } else {
-            ago(c.info.last_seen_ms)
-        },
-        sessions: c.info.sessions,
-        os: c.info.os.clone(),
-        version: c.info.version.clone(),
-        agents: c.info.agents.clone(),
-    }
-}
-
-fn session_out(s: &SessionInfo) -> SessionOut {
-    SessionOut {
-        session: format!("{}/{}", s.computer, s.name),
-        computer: s.computer.clone(),
-        name: s.name.clone(),
-        command: s.command.clone(),
-        cwd: s.cwd.clone(),
-        state: match s.state {
-            SessionState::Running => "running".into(),
-            SessionState::Exited => "exited".into(),
-        },
-        exit_status: s.exit_status,
-        created_ms: s.created_ms,
-        last_activity_ms: s.last_activity_ms,
-        agent: s.agent.clone(),
-        agent_state: s.agent_state.map(|a| a.as_str().to_string()),
-        agent_since_ms: s.agent_since_ms,
-    }
-}
-
-/// Caps a caller's `timeout_s` at the configured maximum.
-fn timeout_of(asked: Option<u64>, default: Duration, max: Duration) -> Duration {
-    asked
-        .map(|s| Duration::from_secs(s.max(1)))
-        .unwrap_or(default)
-        .min(max)
-}
-
-impl McpServer {
-    /// The output stream's newest id now (`0-0` when empty): a cursor from
-    /// which everything that happens next can be read.
-    pub(crate) async fn stream_end(
-        &self,
-        c: &ComputerName,
-        s: &SessionName,
-    ) -> Result<String, MeshError> {
-        match self.mesh.bus().last_output(c, s).await {
-            Ok(Some((id, _))) => Ok(id),
-            Ok(None) => Ok("0-0".into()),
-            // The newest entry did not decode; its id is still a valid cursor.
-            Err(_) => Ok(OutputReader::new(self.mesh.bus(), c, s, Cursor::End)
-                .await?
-                .cursor()),
-        }
-    }
-}
 
 #[tool_router(router = tool_router, vis = "pub(crate)")]
 impl McpServer {
@@ -686,20 +586,5 @@ impl McpServer {
             }
             .await,
         )
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn timeouts_default_and_cap() {
-        let d = Duration::from_secs(60);
-        let max = Duration::from_secs(600);
-        assert_eq!(timeout_of(None, d, max), d);
-        assert_eq!(timeout_of(Some(5), d, max), Duration::from_secs(5));
-        assert_eq!(timeout_of(Some(0), d, max), Duration::from_secs(1));
-        assert_eq!(timeout_of(Some(100_000), d, max), max);
     }
 }

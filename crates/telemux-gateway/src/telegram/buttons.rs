@@ -79,8 +79,15 @@ pub enum Button {
 
 /// `callback_data` that is not one of ours (an old or forged button).
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[error("unknown button")]
-pub struct UnknownButton;
+pub enum UnknownButton {
+    /// Not of the `k:KEY:THREAD` shape, too long, or a bad thread id.
+    #[error("unknown button")]
+    Malformed,
+    /// The shape is ours but the key is not one a button presses; named, so a
+    /// forged key is answered like a forged `/keys` (what was wrong, what is allowed).
+    #[error("unknown key '{0}' on a button; buttons press only C-c, Enter, Escape, Up and Down")]
+    Key(String),
+}
 
 impl Button {
     /// The `callback_data` for this button (always within [`MAX_CALLBACK_DATA`]).
@@ -93,20 +100,21 @@ impl Button {
     /// Reads `callback_data` back; anything we did not write is refused.
     pub fn decode(data: &str) -> Result<Button, UnknownButton> {
         if data.len() > MAX_CALLBACK_DATA {
-            return Err(UnknownButton);
+            return Err(UnknownButton::Malformed);
         }
         let mut parts = data.splitn(3, ':');
         match (parts.next(), parts.next(), parts.next()) {
             (Some("k"), Some(key), Some(thread)) => {
-                let key = SessionKey::from_name(key).ok_or(UnknownButton)?;
+                let key = SessionKey::from_name(key)
+                    .ok_or_else(|| UnknownButton::Key(key.to_string()))?;
                 // Only plain digits: `parse` would also take a leading `+`.
                 if thread.is_empty() || !thread.bytes().all(|b| b.is_ascii_digit()) {
-                    return Err(UnknownButton);
+                    return Err(UnknownButton::Malformed);
                 }
-                let thread = thread.parse().map_err(|_| UnknownButton)?;
+                let thread = thread.parse().map_err(|_| UnknownButton::Malformed)?;
                 Ok(Button::Key { key, thread })
             }
-            _ => Err(UnknownButton),
+            _ => Err(UnknownButton::Malformed),
         }
     }
 }
@@ -172,8 +180,13 @@ mod tests {
             "K:C-c:5",
             &format!("k:C-c:{}", "1".repeat(70)),
         ] {
-            assert_eq!(Button::decode(bad), Err(UnknownButton), "{bad:?}");
+            assert!(Button::decode(bad).is_err(), "{bad:?}");
         }
+        // A forged key is named, so the answer says what was wrong.
+        assert_eq!(
+            Button::decode("k:C-c;kill-server:5"),
+            Err(UnknownButton::Key("C-c;kill-server".into()))
+        );
     }
 
     #[test]
