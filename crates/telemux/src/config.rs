@@ -331,10 +331,11 @@ fn unknown_key(path: &[String], field: &str, expected: &[&str], from_env: bool) 
 }
 
 /// Exit code for a failed connection: a TLS file or setting that cannot be
-/// used is a configuration error (2); anything else is a remote failure (1).
+/// used, or a Redis URL of the wrong form, is a configuration error (2);
+/// anything else is a remote failure (1).
 pub fn connect_exit_code(e: &BusError) -> i32 {
     match e {
-        BusError::TlsFile { .. } | BusError::Tls(_) => crate::EXIT_USAGE,
+        BusError::TlsFile { .. } | BusError::Tls(_) | BusError::BadUrl { .. } => crate::EXIT_USAGE,
         _ => crate::EXIT_REMOTE,
     }
 }
