@@ -125,7 +125,13 @@ impl BuildLayout {
 /// A `telemux` command whose HOME, XDG dirs and config are `home`, with no inherited
 /// `TELEMUX_*`, `TMUX` or colour settings.
 pub(crate) fn isolated_command(home: &Path) -> Command {
-    let mut cmd = Command::new(telemux_bin());
+    isolated_program(telemux_bin(), home)
+}
+
+/// Any `program` with the isolated environment of [`isolated_command`] (e.g.
+/// `sh` running a pipeline around `telemux`).
+pub(crate) fn isolated_program(program: impl AsRef<OsStr>, home: &Path) -> Command {
+    let mut cmd = Command::new(program);
     for (key, _) in std::env::vars_os() {
         if key.to_string_lossy().starts_with("TELEMUX_") {
             cmd.env_remove(&key);

@@ -80,6 +80,23 @@ impl Cli {
         cmd
     }
 
+    /// `sh -c script` with the same environment as [`Cli::command`], for
+    /// pipelines such as `"$TELEMUX" sessions | true`: `$TELEMUX` is the
+    /// binary. stdin null, killed on drop.
+    pub fn shell(&self, script: &str) -> tokio::process::Command {
+        let mut std_cmd = crate::bin::isolated_program("sh", self.home.path());
+        std_cmd
+            .env("TELEMUX_REDIS__URL", &self.redis_url)
+            .env("TELEMUX", crate::telemux_bin())
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .arg("-c")
+            .arg(script)
+            .stdin(Stdio::null());
+        let mut cmd = tokio::process::Command::from(std_cmd);
+        cmd.kill_on_drop(true);
+        cmd
+    }
+
     /// Runs `telemux <args>` to completion and returns its output; panics if it cannot
     /// start or runs past the timeout (the process is killed then).
     pub async fn run(&self, args: &[&str]) -> Output {

@@ -108,6 +108,10 @@ impl Bus {
             cause,
         };
         let normalized = normalize_url(url);
+        check_url(&normalized).map_err(|problem| BusError::BadUrl {
+            url: redacted.clone(),
+            problem,
+        })?;
         let tls_url = normalized.starts_with("rediss");
         let tls = options.tls.clone();
         tls.check()?;
@@ -387,6 +391,48 @@ fn normalize_url(url: &str) -> String {
     }
 }
 
+/// Why `url` (already through [`normalize_url`]) cannot be a telemux Redis
+/// URL, in words; fred's own parse errors name Rust internals, and some
+/// mistakes (`http://`, an IPv4 address like `256.1.1.1`) it does not catch.
+fn check_url(url: &str) -> Result<(), String> {
+    let parsed = match url::Url::parse(url) {
+        Ok(u) => u,
+        Err(url::ParseError::RelativeUrlWithoutBase) => {
+            return Err("it has no scheme such as redis://".into())
+        }
+        Err(url::ParseError::InvalidIpv4Address) => {
+            return Err("the host is not a valid IPv4 address".into())
+        }
+        Err(url::ParseError::InvalidPort) => {
+            return Err("the port is not a number from 1 to 65535".into())
+        }
+        Err(e) => return Err(format!("it does not parse as a URL ({e})")),
+    };
+    match parsed.scheme() {
+        "redis" | "rediss" => {
+            let host = parsed.host_str().unwrap_or_default();
+            if host.is_empty() {
+                return Err("it names no host".into());
+            }
+            // redis:// is not a "special" scheme to the url crate, so it
+            // does not check dotted numbers; a resolver would then fail with
+            // an obscure lookup error.
+            let dotted = host.chars().all(|c| c.is_ascii_digit() || c == '.');
+            if dotted && host.parse::<std::net::Ipv4Addr>().is_err() {
+                return Err(format!("{host} is not a valid IPv4 address"));
+            }
+            Ok(())
+        }
+        "redis+unix" => {
+            if parsed.path().is_empty() || parsed.path() == "/" {
+                return Err("it names no socket path".into());
+            }
+            Ok(())
+        }
+        other => Err(format!("telemux does not speak {other}://")),
+    }
+}
+
 /// Replaces the password of a Redis URL by `***`, so it can be shown and logged.
 ///
 /// The password may contain `/`, `?` or `#` unencoded (the URL is then invalid,
@@ -429,6 +475,24 @@ fn redact_query(tail: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unusable_urls_are_explained() {
+        for ok in [
+            "redis://127.0.0.1:6379",
+            "redis://u:p@h/2",
+            "rediss://h:6380",
+            "redis+unix:///tmp/r.sock",
+        ] {
+            assert_eq!(check_url(&normalize_url(ok)), Ok(()), "{ok}");
+        }
+        assert_eq!(check_url(&normalize_url("unix:///tmp/r.sock")), Ok(()));
+        let why = |u: &str| check_url(&normalize_url(u)).unwrap_err();
+        assert!(why("garbage").contains("no scheme"));
+        assert!(why("redis://256.1.1.1:5").contains("IPv4"));
+        assert!(why("http://127.0.0.1:6379").contains("http://"));
+        assert!(why("redis://h:99999").contains("port"));
+    }
 
     #[test]
     fn redaction() {

@@ -18,6 +18,14 @@ pub enum BusError {
         /// What the connection attempt reported.
         cause: String,
     },
+    /// The Redis URL is not one telemux can use; says what is wrong and which forms work.
+    #[error("redis.url {url} is not usable: {problem}; use redis://HOST:PORT, rediss://HOST:PORT (TLS), redis+unix:///PATH or unix:///PATH (a local socket), each optionally with USER:PASSWORD@ and /DB")]
+    BadUrl {
+        /// The URL with any password replaced by `***`.
+        url: String,
+        /// What is wrong with it, in words.
+        problem: String,
+    },
     /// A TLS file cannot be used; names the setting, the file and what is wrong (never its contents).
     #[error("cannot use {setting} = {path}: {problem}")]
     TlsFile {
@@ -170,7 +178,11 @@ fn redis_text(op: &str, kind: RedisKind, e: &fred::error::Error) -> String {
 pub(crate) fn describe(e: &fred::error::Error) -> String {
     use fred::error::ErrorKind;
     let details = e.details();
-    let plain = match details.split_once("message: \"") {
+    // std::io::Error's Debug form: `Os { .., message: "…" }` or `Custom { kind: …, error: "…" }`.
+    let plain = match details
+        .split_once("message: \"")
+        .or_else(|| details.split_once("error: \""))
+    {
         Some((_, rest)) => rest.split('"').next().unwrap_or(details),
         None => details,
     };

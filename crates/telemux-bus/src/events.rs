@@ -56,6 +56,9 @@ impl EventReader {
         count: usize,
     ) -> Result<EventBatch, BusError> {
         let (entries, gap) = self.inner.next_batch(block, count).await?;
+        if let Some(g) = &gap {
+            tracing::warn!(%g, "event stream gap");
+        }
         Ok(EventBatch {
             entries: entries
                 .into_iter()

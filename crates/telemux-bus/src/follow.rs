@@ -151,7 +151,8 @@ impl Follower {
                     after: self.cursor.clone(),
                     resumed_at: first.id.clone(),
                 };
-                tracing::warn!(stream = %self.key, %gap, "stream gap");
+                // The caller decides whether this is a loss worth a warning.
+                tracing::debug!(stream = %self.key, %gap, "stream gap");
                 entries.truncate(count);
                 Ok((entries, Some(gap)))
             }

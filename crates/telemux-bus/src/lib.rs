@@ -35,7 +35,7 @@ pub use error::{human_duration, BusError, RedisKind, RequestError};
 pub use events::{EventBatch, EventReader};
 pub use follow::{Cursor, StreamGap};
 pub use output::{OutputBatch, OutputEntries, OutputIds, OutputReader};
-pub use registry::ComputerStatus;
+pub use registry::{ComputerStatus, Forget};
 pub use requester::Requester;
 pub use status::Backlog;
 pub use tls::TlsOptions;

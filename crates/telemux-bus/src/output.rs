@@ -210,6 +210,9 @@ impl Bus {
 /// A follower of one session's output stream, on its own connection.
 pub struct OutputReader {
     inner: Follower,
+    /// Sequence number of the last record returned, to tell a real gap from
+    /// a cursor entry that vanished with nothing lost (see [`Self::next_batch`]).
+    last_seq: Option<u64>,
 }
 
 impl OutputReader {
@@ -222,20 +225,47 @@ impl OutputReader {
     ) -> Result<OutputReader, BusError> {
         Ok(OutputReader {
             inner: Follower::new(bus, keys::output(c, s), from).await?,
+            last_seq: None,
         })
     }
 
     /// Up to `count` entries after the cursor, waiting up to `block` (`None`: do not wait).
+    ///
+    /// The stream layer reports a gap whenever the cursor's own entry is
+    /// gone. After a Redis restart that lost its data (no persistence, or
+    /// the last second of an append-only file) that entry is gone although
+    /// this reader already has it and the node re-sent everything after it:
+    /// records carry consecutive sequence numbers, so when the first record
+    /// after the cursor is the successor of the last one returned, nothing
+    /// was lost and no gap is reported.
     pub async fn next_batch(
         &mut self,
         block: Option<Duration>,
         count: usize,
     ) -> Result<OutputBatch, BusError> {
         let (entries, gap) = self.inner.next_batch(block, count).await?;
-        Ok(OutputBatch {
-            entries: decode_all(entries),
-            gap,
-        })
+        let entries = decode_all(entries);
+        let first_seq = entries
+            .iter()
+            .find_map(|(_, r)| r.as_ref().ok().map(|r| r.seq));
+        let gap = match (gap, self.last_seq, first_seq) {
+            (Some(g), Some(last), Some(first)) if first == last + 1 => {
+                tracing::debug!(gap = %g, "cursor entry vanished but no record is missing");
+                None
+            }
+            (gap, ..) => gap,
+        };
+        if let Some(g) = &gap {
+            tracing::warn!(%g, "output stream gap");
+        }
+        if let Some(last) = entries.iter().rev().find_map(|(_, r)| r.as_ref().ok()) {
+            // A gap record stands for the records it names.
+            self.last_seq = Some(match last.event {
+                telemux_proto::OutputEvent::Gap { to_seq, .. } => last.seq.max(to_seq),
+                _ => last.seq,
+            });
+        }
+        Ok(OutputBatch { entries, gap })
     }
 
     /// The current position, usable later as `Cursor::After`.

@@ -4,7 +4,8 @@
 //! Liveness is a key with a TTL of three heartbeats (`keys::alive`), so a node
 //! that dies without saying goodbye drops offline by itself. The hash
 //! `keys::computers` remembers every computer ever seen, so an offline one is
-//! reported as "offline, last seen …" rather than "unknown".
+//! reported as "offline, last seen …" rather than "unknown" — until
+//! [`Bus::forget_computer`] removes one that was stopped for good.
 
 use fred::{prelude::*, types::Expiration};
 use telemux_proto::{keys, ComputerInfo, ComputerName};
@@ -18,6 +19,17 @@ pub struct ComputerStatus {
     pub info: ComputerInfo,
     /// Whether its liveness key exists (heartbeat within the last three periods).
     pub online: bool,
+}
+
+/// What [`Bus::forget_computer`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Forget {
+    /// The record is gone; holds the name as it was registered.
+    Forgotten(String),
+    /// Refused: the computer is online (its heartbeat would bring it back at once).
+    Online(String),
+    /// No computer of that name is registered; the known names closest to it, best first.
+    Unknown(Vec<String>),
 }
 
 fn encode(info: &ComputerInfo) -> Vec<u8> {
@@ -119,6 +131,31 @@ impl Bus {
         Ok(live
             .or_else(|| record.as_bytes().and_then(decode))
             .map(|info| ComputerStatus { info, online }))
+    }
+
+    /// Removes a stopped computer from the registry, so `computers` no longer lists it.
+    ///
+    /// An online computer is refused: its next heartbeat would register it
+    /// again, and whoever asked probably meant another one. Its output streams
+    /// stay (they expire or are trimmed as usual); a node that starts later
+    /// under the same name simply registers afresh.
+    pub async fn forget_computer(&self, name: &ComputerName) -> Result<Forget, BusError> {
+        let Some(status) = self.computer(name).await? else {
+            let all = self.computers().await?;
+            let known = all.iter().map(|c| c.info.name.as_str());
+            return Ok(Forget::Unknown(telemux_proto::names::suggest(
+                name.as_str(),
+                known,
+            )));
+        };
+        if status.online {
+            return Ok(Forget::Online(status.info.name));
+        }
+        self.client()
+            .hdel::<(), _, _>(keys::computers(), name.key())
+            .await
+            .map_err(|e| BusError::redis(&format!("forgetting {name}"), &e))?;
+        Ok(Forget::Forgotten(status.info.name))
     }
 
     /// For each name in order: whether its liveness key exists, and its record if it decodes.

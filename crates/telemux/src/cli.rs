@@ -38,9 +38,9 @@ pub enum Command {
     Up,
     /// The node daemon: owns the tmux server and serves this computer's sessions.
     Node,
-    /// The Telegram and MCP HTTP gateway (not built yet).
+    /// The gateway: Telegram bot and/or MCP over HTTP (telegram.*, mcp.listen).
     Gateway,
-    /// MCP server on stdio (not built yet).
+    /// MCP server on stdin/stdout, for an AI client that starts it.
     Mcp,
     /// List computers: online/offline, last seen, sessions, os, version.
     Computers,
@@ -140,6 +140,12 @@ pub enum Command {
         /// computer/session.
         #[arg(allow_hyphen_values = true)]
         session: String,
+    },
+    /// Remove a computer that was stopped for good from `computers` (refused while it is online).
+    Forget {
+        /// Computer name.
+        #[arg(allow_hyphen_values = true)]
+        computer: String,
     },
     /// Check tmux, Redis and the configuration; says what to fix.
     Doctor,

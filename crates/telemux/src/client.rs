@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cli::Command;
 use crate::config::Config;
+use crate::out::outln;
 use crate::{print, EXIT_REMOTE, EXIT_USAGE};
 
 fn fail(e: &MeshError) -> i32 {
@@ -78,12 +79,12 @@ async fn execute(mesh: &Mesh, cmd: Command, json: bool, cfg: &Config) -> Result<
             let command = (!command.is_empty()).then_some(command);
             let c = mesh.new_session(&target, cwd, command, agent).await?;
             if json {
-                println!(
+                outln!(
                     "{}",
                     json!({"session": format!("{}/{}", c.computer, c.session), "computer": c.computer.as_str(), "name": c.session.as_str(), "cursor": c.cursor})
                 );
             } else {
-                println!("{}/{}", c.computer, c.session);
+                outln!("{}/{}", c.computer, c.session);
             }
         }
         Command::Send {
@@ -110,15 +111,16 @@ async fn execute(mesh: &Mesh, cmd: Command, json: bool, cfg: &Config) -> Result<
                 mesh.read(&session, lines, raw).await?
             };
             if json {
-                println!("{}", json!({ "text": text }));
+                outln!("{}", json!({ "text": text }));
             } else {
-                println!("{text}");
+                outln!("{text}");
             }
         }
         Command::Kill { session } => {
             mesh.kill(&session).await?;
             ok(json);
         }
+        Command::Forget { computer } => return forget(mesh, &computer, json).await,
         Command::Tail {
             session,
             follow,
@@ -146,7 +148,7 @@ async fn execute(mesh: &Mesh, cmd: Command, json: bool, cfg: &Config) -> Result<
                 })
                 .await?;
             if json {
-                println!(
+                outln!(
                     "{}",
                     json!({"exit_code": outcome.exit_code, "output": outcome.output, "duration_ms": outcome.duration_ms})
                 );
@@ -169,7 +171,7 @@ async fn execute(mesh: &Mesh, cmd: Command, json: bool, cfg: &Config) -> Result<
 
 fn ok(json: bool) {
     if json {
-        println!("{}", json!({"ok": true}));
+        outln!("{}", json!({"ok": true}));
     }
 }
 
@@ -179,9 +181,9 @@ fn write_printed(p: telemux_client::view::Printed) {
         eprintln!("telemux: {e}");
     }
     if !p.out.is_empty() {
-        let mut out = std::io::stdout().lock();
-        let _ = out.write_all(&p.out);
-        let _ = out.flush();
+        // One write per record, flushed: a closed stdout ends a follower at
+        // the next record, quietly (see [`crate::out`]).
+        crate::out::write_bytes(&p.out);
     }
 }
 
@@ -222,7 +224,7 @@ async fn tail(
         waiting = false;
         if let Some(gap) = &batch.gap {
             if json {
-                println!("{}", json!({"type": "gap", "reason": gap.to_string()}));
+                outln!("{}", json!({"type": "gap", "reason": gap.to_string()}));
             } else {
                 eprintln!("telemux: gap: older output was trimmed from the stream before it was read ({gap})");
             }
@@ -240,7 +242,7 @@ async fn tail(
                 if rec.seq > prev + 1 {
                     let msg = format!("records {}..{} are missing", prev + 1, rec.seq - 1);
                     if json {
-                        println!(
+                        outln!(
                             "{}",
                             json!({"type": "gap", "from_seq": prev + 1, "to_seq": rec.seq - 1, "reason": msg})
                         );
@@ -255,7 +257,7 @@ async fn tail(
                 _ => rec.seq,
             });
             if json {
-                println!("{}", record_json(&id, &rec));
+                outln!("{}", record_json(&id, &rec));
             } else {
                 write_printed(printer.render(&rec));
             }
@@ -270,6 +272,33 @@ async fn tail(
         }
         if empty && !follow {
             return Ok(0);
+        }
+    }
+}
+
+/// `telemux forget COMPUTER`: drops a stopped computer from the registry.
+async fn forget(mesh: &Mesh, computer: &str, json: bool) -> Result<i32, MeshError> {
+    let name = telemux_proto::ComputerName::new(computer)?;
+    match mesh.bus().forget_computer(&name).await? {
+        telemux_bus::Forget::Forgotten(n) => {
+            if json {
+                outln!("{}", json!({"ok": true, "forgotten": n}));
+            } else {
+                outln!("forgot {n}");
+            }
+            Ok(0)
+        }
+        telemux_bus::Forget::Online(n) => Err(MeshError::BadInput(format!(
+            "{n} is online; stop its node first (`telemux forget` is for computers stopped for good)"
+        ))),
+        telemux_bus::Forget::Unknown(suggestions) => {
+            let hint = telemux_proto::names::did_you_mean(&suggestions);
+            let hint = if hint.is_empty() {
+                "; run `telemux computers` to see the known ones".to_string()
+            } else {
+                hint
+            };
+            Err(MeshError::NotFound(format!("no computer '{computer}'{hint}")))
         }
     }
 }
@@ -303,7 +332,7 @@ async fn status(
     let dead = mesh.bus().dead_letter_count().await?;
     let uptime_s = telemux_proto::now_ms().saturating_sub(c.info.started_ms) / 1000;
     if json {
-        println!(
+        outln!(
             "{}",
             json!({
                 "name": c.info.name, "online": c.online, "version": c.info.version, "proto": c.info.proto,
@@ -322,23 +351,24 @@ async fn status(
                 telemux_client::mesh::ago(c.info.last_seen_ms)
             )
         };
-        println!("computer        {} ({state})", c.info.name);
-        println!(
+        outln!("computer        {} ({state})", c.info.name);
+        outln!(
             "version         {} (protocol {})",
-            c.info.version, c.info.proto
+            c.info.version,
+            c.info.proto
         );
-        println!("host / os       {} / {}", c.info.host, c.info.os);
-        println!(
+        outln!("host / os       {} / {}", c.info.host, c.info.os);
+        outln!(
             "uptime          {}",
             telemux_bus::human_duration(Duration::from_secs(uptime_s))
         );
-        println!("sessions        {}", c.info.sessions);
-        println!(
+        outln!("sessions        {}", c.info.sessions);
+        outln!(
             "redis latency   {:.2} ms ({})",
             rtt.as_secs_f64() * 1000.0,
             mesh.bus().redacted_url()
         );
-        println!(
+        outln!(
             "command backlog {} pending, {} not yet delivered",
             backlog.pending,
             backlog
@@ -346,7 +376,7 @@ async fn status(
                 .map(|n| n.to_string())
                 .unwrap_or_else(|| "?".into())
         );
-        println!("dead letters    {dead} (mesh-wide)");
+        outln!("dead letters    {dead} (mesh-wide)");
     }
     Ok(if c.online { 0 } else { EXIT_REMOTE })
 }

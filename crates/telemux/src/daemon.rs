@@ -81,7 +81,10 @@ async fn run_node(cfg: &Config, url: &str, token: CancellationToken) -> i32 {
             return EXIT_USAGE;
         }
     };
-    let bus = match cfg.connect_bus(url).await {
+    let Some(bus) = connect_patiently(cfg, url, &token).await else {
+        return 0;
+    };
+    let bus = match bus {
         Ok(b) => b,
         Err(code) => return code,
     };
@@ -99,6 +102,63 @@ async fn run_node(cfg: &Config, url: &str, token: CancellationToken) -> i32 {
             eprintln!("telemux: node stopped: {e}");
             EXIT_REMOTE
         }
+    }
+}
+
+/// First retry delay while Redis is unreachable at node start; doubles up to [`RETRY_MAX`].
+const RETRY_FIRST: Duration = Duration::from_millis(250);
+/// Longest pause between two connection attempts.
+const RETRY_MAX: Duration = Duration::from_secs(5);
+/// How often "still waiting for Redis" is logged (attempts in between are quiet).
+const RETRY_LOG_EVERY: Duration = Duration::from_secs(30);
+
+/// Connects the node to Redis, waiting for a Redis that is not up yet (a
+/// machine booting, a Redis restarting) instead of exiting: the node retries
+/// with backoff and logs once per [`RETRY_LOG_EVERY`], not per attempt.
+/// A URL or TLS setting that can never work is still an error at once.
+/// `None` when `token` is cancelled (Ctrl-C, SIGTERM) while waiting.
+async fn connect_patiently(
+    cfg: &Config,
+    url: &str,
+    token: &CancellationToken,
+) -> Option<Result<telemux_bus::Bus, i32>> {
+    let options = match cfg.connect_options() {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("telemux: {e:#}");
+            return Some(Err(EXIT_USAGE));
+        }
+    };
+    let mut delay = RETRY_FIRST;
+    let mut last_log: Option<tokio::time::Instant> = None;
+    loop {
+        let attempt = tokio::select! {
+            _ = token.cancelled() => return None,
+            r = telemux_bus::Bus::connect_with(url, &options) => r,
+        };
+        match attempt {
+            Ok(bus) => {
+                if last_log.is_some() {
+                    tracing::info!(url = %telemux_bus::redact_url(url), "Redis is reachable now");
+                }
+                return Some(Ok(bus));
+            }
+            Err(e @ telemux_bus::BusError::Unreachable { .. }) => {
+                if last_log.is_none_or(|t| t.elapsed() >= RETRY_LOG_EVERY) {
+                    tracing::warn!(error = %e, "Redis is not reachable yet; retrying (logged every {} s)", RETRY_LOG_EVERY.as_secs());
+                    last_log = Some(tokio::time::Instant::now());
+                }
+            }
+            Err(e) => {
+                eprintln!("telemux: {e}");
+                return Some(Err(crate::config::connect_exit_code(&e)));
+            }
+        }
+        tokio::select! {
+            _ = token.cancelled() => return None,
+            _ = tokio::time::sleep(delay) => {}
+        }
+        delay = (delay * 2).min(RETRY_MAX);
     }
 }
 
@@ -151,8 +211,65 @@ async fn private_redis(state: &Path) -> anyhow::Result<(Child, String)> {
     )
 }
 
+/// Takes the state directory's `up.pid` lock (flock, held until `telemux up`
+/// exits, released by the kernel even on a crash) and writes our pid into it.
+///
+/// Taken before anything is created or removed in the state directory: a
+/// second `up` in the same HOME would otherwise replace the first's
+/// `redis.sock` and leave every CLI there without a Redis.
+fn lock_state_dir(state: &Path) -> anyhow::Result<std::fs::File> {
+    use std::io::{Read, Seek, Write};
+    use std::os::fd::AsRawFd;
+    std::fs::create_dir_all(state).map_err(|e| {
+        anyhow::anyhow!("cannot create the state directory {}: {e}", state.display())
+    })?;
+    let path = state.join("up.pid");
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", path.display()))?;
+    // SAFETY: flock(2) on a descriptor we own; no memory is shared with the kernel.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        let err = std::io::Error::last_os_error();
+        if err.kind() != std::io::ErrorKind::WouldBlock {
+            anyhow::bail!("cannot lock {}: {err}", path.display());
+        }
+        let mut pid = String::new();
+        let _ = file.read_to_string(&mut pid);
+        let pid = pid.trim();
+        let who = if pid.is_empty() {
+            "another telemux up".to_string()
+        } else {
+            format!("another telemux up (pid {pid})")
+        };
+        anyhow::bail!(
+            "{who} is already running with state directory {}; use that one, or stop it first (Ctrl-C or `kill {pid}`)",
+            state.display()
+        );
+    }
+    file.set_len(0)?;
+    file.rewind()?;
+    writeln!(file, "{}", std::process::id())?;
+    Ok(file)
+}
+
 /// `telemux up`
 pub async fn up(cfg: Config) -> i32 {
+    let state = cfg.state_dir();
+    let lock = match tokio::task::spawn_blocking(move || lock_state_dir(&state)).await {
+        Ok(Ok(f)) => f,
+        Ok(Err(e)) => {
+            eprintln!("telemux up: {e:#}");
+            return EXIT_REMOTE;
+        }
+        Err(e) => {
+            eprintln!("telemux up: {e}");
+            return EXIT_REMOTE;
+        }
+    };
     let token = CancellationToken::new();
     stop_on_signals(token.clone());
     let mut redis = None;
@@ -227,5 +344,7 @@ pub async fn up(cfg: Config) -> i32 {
         let _ = tokio::time::timeout(Duration::from_secs(5), child.wait()).await;
         let _ = child.kill().await;
     }
+    // Held until here: the next `up` may start only once this one is done.
+    drop(lock);
     code
 }

@@ -16,6 +16,7 @@ use telemux_gateway::telegram::{ApiError, BotClient};
 use telemux_proto::{now_ms, PROTOCOL_VERSION};
 
 use crate::config::Config;
+use crate::out::outln;
 
 /// How a check came out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -541,7 +542,7 @@ fn report(checks: &[Check], json: bool) -> i32 {
                 json!({"check": c.name, "ok": c.level != Level::Fail, "level": level, "detail": c.detail, "fix": c.fix})
             })
             .collect();
-        println!(
+        outln!(
             "{}",
             json!({"ok": failed == 0, "warnings": warned, "checks": v})
         );
@@ -552,15 +553,15 @@ fn report(checks: &[Check], json: bool) -> i32 {
                 Level::Warn => "WARN",
                 Level::Fail => "FAIL",
             };
-            println!("{tag:<5} {:<16} {}", c.name, c.detail);
+            outln!("{tag:<5} {:<16} {}", c.name, c.detail);
             if let Some(f) = &c.fix {
-                println!("      {:<16} fix: {f}", "");
+                outln!("      {:<16} fix: {f}", "");
             }
         }
         match (failed, warned) {
-            (0, 0) => println!("all good"),
-            (0, w) => println!("no failures, {w} warning(s)"),
-            (f, _) => println!("{f} check(s) failed"),
+            (0, 0) => outln!("all good"),
+            (0, w) => outln!("no failures, {w} warning(s)"),
+            (f, _) => outln!("{f} check(s) failed"),
         }
     }
     if failed == 0 {

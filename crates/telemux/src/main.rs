@@ -8,9 +8,12 @@ mod config;
 mod daemon;
 mod doctor;
 mod gateway;
+mod out;
 mod print;
 mod serve_mcp;
 mod serve_telegram;
+
+use std::io::IsTerminal;
 
 use clap::Parser;
 
@@ -32,8 +35,10 @@ fn init_logs(format: LogFormat, daemon: bool) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    // Colour only for a terminal: in a file or a pipe the escapes are noise.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Json => builder.json().init(),
@@ -62,6 +67,15 @@ fn main() {
         Command::Up | Command::Node | Command::Gateway | Command::Mcp
     );
     init_logs(cli.log_format, daemon);
+    // Loading reads files (figment, blocking I/O): done before the runtime
+    // starts, so no async task ever waits behind it.
+    let loaded = match config::Config::load(cli.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("telemux: {e:#}");
+            std::process::exit(EXIT_USAGE);
+        }
+    };
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -73,20 +87,13 @@ fn main() {
             std::process::exit(EXIT_REMOTE);
         }
     };
-    let code = rt.block_on(dispatch(cli));
+    let code = rt.block_on(dispatch(cli, loaded));
     // Do not wait for lingering blocking reads on exit.
     rt.shutdown_timeout(std::time::Duration::from_millis(200));
     std::process::exit(code);
 }
 
-async fn dispatch(cli: Cli) -> i32 {
-    let (cfg, path) = match config::Config::load(cli.config.as_deref()) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("telemux: {e:#}");
-            return EXIT_USAGE;
-        }
-    };
+async fn dispatch(cli: Cli, (cfg, path): (config::Config, Option<std::path::PathBuf>)) -> i32 {
     let json = cli.json;
     match cli.command {
         Command::Up => daemon::up(cfg).await,

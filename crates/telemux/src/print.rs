@@ -8,6 +8,7 @@ use telemux_client::mesh::ago;
 use telemux_proto::{SessionInfo, SessionState, PROTOCOL_VERSION};
 
 use crate::config::Config;
+use crate::out::outln;
 
 /// Prints rows as left-aligned columns under a header.
 pub fn table(header: &[&str], rows: Vec<Vec<String>>) {
@@ -26,7 +27,7 @@ pub fn table(header: &[&str], rows: Vec<Vec<String>>) {
                 s.push_str(&format!("{c:<w$}  ", w = widths[i]));
             }
         }
-        println!("{}", s.trim_end());
+        outln!("{}", s.trim_end());
     };
     line(header.iter().map(|h| h.to_string()).collect());
     for r in rows {
@@ -69,11 +70,11 @@ pub fn computers(list: &[ComputerStatus], json: bool) {
                 })
             })
             .collect();
-        println!("{}", serde_json::Value::Array(v));
+        outln!("{}", serde_json::Value::Array(v));
         return;
     }
     if list.is_empty() {
-        println!(
+        outln!(
             "no computers have joined this mesh yet; start `telemux node` (or `telemux up`) on one"
         );
         return;
@@ -129,7 +130,7 @@ pub fn projects(list: &[ComputerStatus], json: bool) {
                 })
             })
             .collect();
-        println!("{}", serde_json::Value::Array(v));
+        outln!("{}", serde_json::Value::Array(v));
         return;
     }
     let rows: Vec<Vec<String>> = list
@@ -145,7 +146,7 @@ pub fn projects(list: &[ComputerStatus], json: bool) {
         })
         .collect();
     if rows.is_empty() {
-        println!(
+        outln!(
             "no projects; add some under [projects] in a computer's config (api = \"~/apps/api\")"
         );
         return;
@@ -174,11 +175,11 @@ pub fn sessions(list: &[SessionInfo], json: bool) {
                 })
             })
             .collect();
-        println!("{}", serde_json::Value::Array(v));
+        outln!("{}", serde_json::Value::Array(v));
         return;
     }
     if list.is_empty() {
-        println!("no sessions; start one with `telemux new COMPUTER`");
+        outln!("no sessions; start one with `telemux new COMPUTER`");
         return;
     }
     let rows = list
@@ -210,12 +211,12 @@ pub fn sessions(list: &[SessionInfo], json: bool) {
 /// `config show` output.
 pub fn config(cfg: &Config, path: Option<&Path>, json: bool) {
     if json {
-        println!("{}", serde_json::to_string_pretty(cfg).unwrap_or_default());
+        outln!("{}", serde_json::to_string_pretty(cfg).unwrap_or_default());
         return;
     }
     match path {
-        Some(p) => println!("# from {} and TELEMUX_* environment", p.display()),
-        None => println!("# no config file; defaults and TELEMUX_* environment"),
+        Some(p) => outln!("# from {} and TELEMUX_* environment", p.display()),
+        None => outln!("# no config file; defaults and TELEMUX_* environment"),
     }
-    println!("{}", serde_json::to_string_pretty(cfg).unwrap_or_default());
+    outln!("{}", serde_json::to_string_pretty(cfg).unwrap_or_default());
 }
