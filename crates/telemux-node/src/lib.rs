@@ -5,7 +5,7 @@
 //! the computer's command stream → [`inbox`] (checks) → [`ops`] → tmux → a
 //! reply on the requester's stream. [`Node::run`] ([`daemon`]) wires these
 //! together with a heartbeat and the tmux waker that reports shell exit codes
-//! and pane deaths without polling; [`reconcile`] adopts sessions. Shared
+//! and pane deaths without polling; [`reconcile`] adopts sessions; [`server`] notices a dead tmux server. Shared
 //! state is in the leaf module [`state`].
 
 pub mod agent;
@@ -17,6 +17,7 @@ mod inbox;
 mod ops;
 mod reconcile;
 pub mod render;
+mod server;
 mod session;
 mod state;
 
