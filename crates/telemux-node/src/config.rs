@@ -36,8 +36,9 @@ pub struct NodeConfig {
     pub shell: Option<PathBuf>,
     /// Size of new sessions (columns, rows).
     pub size: (u16, u16),
-    /// Pause between typed text and its Enter (programs that treat a fast
-    /// Enter after a paste as a newline need this).
+    /// Pause between typed text and its Enter in sessions without an agent
+    /// profile (agents use their profile's `submit_delay`). Zero, the
+    /// default, sends both in one tmux call: a shell never loses that Enter.
     pub enter_delay: Duration,
     /// When set, only commands signed with this key are executed.
     pub mesh_key: Option<MeshKey>,
@@ -62,7 +63,7 @@ impl NodeConfig {
             coalesce: Duration::from_millis(4),
             shell: None,
             size: (120, 40),
-            enter_delay: Duration::from_millis(30),
+            enter_delay: Duration::ZERO,
             mesh_key: None,
             max_skew: Duration::from_secs(30),
             agents: builtin_agents(),

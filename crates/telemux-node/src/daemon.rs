@@ -18,6 +18,7 @@ use crate::error::NodeError;
 use crate::heartbeat;
 use crate::inbox;
 use crate::reconcile::reconcile;
+use crate::server;
 use crate::state::{SessionTable, Shared};
 
 /// A running node; create with [`Node::new`], drive with [`Node::run`].
@@ -132,7 +133,11 @@ impl Node {
             sessions_changed: Notify::new(),
             tracker: TaskTracker::new(),
             cancel: cancel.clone(),
+            server_pid: Default::default(),
+            lost: Default::default(),
+            server_lost: Notify::new(),
         });
+        server::remember(&shared).await;
         tracing::info!(computer = %computer, socket = %shared.cfg.tmux_socket, "node starting");
 
         reconcile(&shared).await;
@@ -154,9 +159,14 @@ impl Node {
             let cancel = cancel.clone();
             shared.clone().tracker.spawn(async move {
                 loop {
+                    let mut lost = false;
                     tokio::select! {
                         _ = cancel.cancelled() => break,
                         w = wakes.recv() => if w.is_none() { break },
+                        _ = shared.server_lost.notified() => lost = true,
+                    }
+                    if lost || wakes.take_server_failed() {
+                        server::check(&shared).await;
                     }
                     reconcile(&shared).await;
                 }

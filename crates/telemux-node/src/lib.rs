@@ -5,7 +5,7 @@
 //! the computer's command stream → [`inbox`] (checks) → [`ops`] → tmux → a
 //! reply on the requester's stream. [`Node::run`] ([`daemon`]) wires these
 //! together with a heartbeat and the tmux waker that reports shell exit codes
-//! and pane deaths without polling; [`reconcile`] adopts sessions. Shared
+//! and pane deaths without polling; [`reconcile`] adopts sessions; [`server`] notices a dead tmux server. Shared
 //! state is in the leaf module [`state`].
 
 pub mod agent;
@@ -18,6 +18,7 @@ mod ops;
 mod reconcile;
 pub mod render;
 mod replay_store;
+mod server;
 mod session;
 mod state;
 

@@ -37,6 +37,8 @@ pub(crate) struct WatcherHandle {
     pub agent_changes: Option<watch::Receiver<AgentState>>,
     /// Orders input into the session (see [`InputGate`]).
     pub input: Arc<InputGate>,
+    /// Pid of the tmux server the session lived on when it was watched.
+    pub server_pid: Option<u32>,
 }
 
 /// Orders the input typed into one session: the operations that type, and a
@@ -150,6 +152,24 @@ impl SessionTable {
         self.lock().map.get_mut(key).map(f)
     }
 
+    /// Names of the watched sessions that live on the server with `pid`.
+    pub fn names_on_server(&self, pid: Option<u32>) -> Vec<String> {
+        let inner = self.lock();
+        inner
+            .map
+            .values()
+            .filter(|h| h.server_pid == pid)
+            .map(|h| h.name.to_string())
+            .collect()
+    }
+
+    /// Pokes every watcher (after the tmux server died, so each notices now).
+    pub fn poke_all(&self) {
+        for h in self.lock().map.values() {
+            h.check.notify_one();
+        }
+    }
+
     /// Pokes the watchers of every session whose key is not in `present`.
     pub fn poke_absent(&self, present: &HashSet<String>) {
         let inner = self.lock();
@@ -174,12 +194,29 @@ pub(crate) struct Shared {
     pub sessions_changed: Notify,
     pub tracker: TaskTracker,
     pub cancel: CancellationToken,
+    /// Pid of the tmux server the node set up; `None` until known.
+    pub server_pid: Mutex<Option<u32>>,
+    /// Sessions whose watchers found them lost with their server (that
+    /// server's pid, name), for the node's one ERROR line about it.
+    pub lost: Mutex<Vec<(Option<u32>, String)>>,
+    /// Poked by a watcher that found its tmux server gone.
+    pub server_lost: Notify,
 }
 
 impl Shared {
     /// Number of sessions currently watched.
     pub fn session_count(&self) -> u32 {
         self.sessions.len() as u32
+    }
+
+    /// Records that session `name` was lost with the server `pid` and tells
+    /// the node (quick, synchronous: the lock is held for one push).
+    pub fn session_lost(&self, pid: Option<u32>, name: &SessionName) {
+        self.lost
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((pid, name.to_string()));
+        self.server_lost.notify_one();
     }
 
     /// Publishes a mesh event, logging (not failing) when Redis is away.

@@ -25,14 +25,16 @@ use crate::{Result, TmuxError};
 /// The tmux `wait-for` channel that pane deaths and shell hooks signal.
 pub const WAKE_CHANNEL: &str = "telemux-wake";
 
-/// Scrollback kept per pane (tmux's default of 2000 is short for agent sessions).
-const HISTORY_LIMIT: &str = "10000";
-
 /// Largest piece of text handed to one `send-keys` (tmux messages are limited to ~16 KiB).
 const SEND_CHUNK_BYTES: usize = 4096;
 
 /// Most options unset by one tmux invocation in [`Tmux::clear_exit_records`].
 const UNSET_BATCH: usize = 64;
+
+/// Attempts of [`Tmux::pane_status`] at a session that exists but answers
+/// with empty fields (it is being killed), and the pause between them.
+const STATUS_TRIES: u32 = 3;
+const STATUS_RETRY: std::time::Duration = std::time::Duration::from_millis(20);
 
 /// Returns the version line of the tmux on PATH, e.g. `tmux 3.3a`.
 pub async fn tmux_version() -> Result<String> {
@@ -142,49 +144,6 @@ impl Tmux {
             .map_err(|e| missing_as_no_session(e, s))
     }
 
-    /// Starts the server if needed and sets the globals telemux relies on. Idempotent.
-    ///
-    /// * `exit-empty off`: the server (and its hooks) survives with no sessions.
-    /// * `remain-on-exit on` globally: a pane whose command exits at once is kept,
-    ///   so its status can be read (setting it per session after `new-session`
-    ///   would race with such a command).
-    /// * `remain-on-exit-format ""`: otherwise tmux 3.3a scrolls the dead pane's
-    ///   screen up one line to print "Pane is dead", pushing output off screen.
-    /// * `pane-died` hook signals [`WAKE_CHANNEL`], so the [`crate::Waker`] fires.
-    pub async fn ensure_server(&self) -> Result<()> {
-        let hook = format!("wait-for -S {WAKE_CHANNEL}");
-        self.run(&[
-            "start-server",
-            ";",
-            "set",
-            "-g",
-            "exit-empty",
-            "off",
-            ";",
-            "set",
-            "-g",
-            "history-limit",
-            HISTORY_LIMIT,
-            ";",
-            "set",
-            "-wg",
-            "remain-on-exit",
-            "on",
-            ";",
-            "set",
-            "-wg",
-            "remain-on-exit-format",
-            "",
-            ";",
-            "set-hook",
-            "-g",
-            "pane-died",
-            &hook,
-        ])
-        .await?;
-        Ok(())
-    }
-
     /// Creates a detached session; [`TmuxError::Exists`] if the name is taken.
     pub async fn new_session(&self, spec: &NewSession) -> Result<()> {
         let name = spec.name.as_str();
@@ -196,7 +155,12 @@ impl Tmux {
             spec.width.max(1).to_string(),
             spec.height.max(1).to_string(),
         );
-        let mut args: Vec<String> = vec![
+        // The server set-up goes first in the same tmux call, so a session
+        // is never made on a bare server (one that tmux started after the
+        // node's server died) without exit-empty, remain-on-exit and the hook.
+        let mut args: Vec<String> = crate::server::setup_args();
+        args.push(";".into());
+        args.extend([
             "new-session".into(),
             "-d".into(),
             "-s".into(),
@@ -205,7 +169,7 @@ impl Tmux {
             w,
             "-y".into(),
             h,
-        ];
+        ]);
         if let Some(dir) = &spec.cwd {
             args.push("-c".into());
             args.push(literal_arg(&literal_format(&dir.to_string_lossy())));
@@ -297,14 +261,35 @@ impl Tmux {
     }
 
     /// [`Tmux::pane_status`] without the reaping retry.
+    ///
+    /// While a session is being killed, `display-message` may still resolve
+    /// it and print every field empty instead of failing. Such an answer is
+    /// checked with `has-session`: a session that is gone is
+    /// [`TmuxError::NoSession`] (its normal end, not a parse failure); one
+    /// still there is asked again a few times before the answer counts as
+    /// unparseable.
     async fn pane_status_once(&self, s: &SessionName) -> Result<PaneInfo> {
-        let out = self
-            .run_on(s, &["display-message", "-p", "-t", &target(s), PANE_FORMAT])
-            .await?;
-        format::parse_panes(&out)?
-            .into_iter()
-            .next()
-            .ok_or_else(|| TmuxError::Parse(format!("no pane status for {s}: {out:?}")))
+        let mut tries = 0;
+        loop {
+            let out = self
+                .run_on(s, &["display-message", "-p", "-t", &target(s), PANE_FORMAT])
+                .await?;
+            let err = match format::parse_panes(&out) {
+                Ok(panes) => match panes.into_iter().next() {
+                    Some(p) => return Ok(p),
+                    None => TmuxError::Parse(format!("no pane status for {s}: {out:?}")),
+                },
+                Err(e) => e,
+            };
+            if !self.has_session(s).await? {
+                return Err(TmuxError::NoSession(s.to_string()));
+            }
+            tries += 1;
+            if tries >= STATUS_TRIES {
+                return Err(err);
+            }
+            tokio::time::sleep(STATUS_RETRY).await;
+        }
     }
 
     /// Makes the server reap exited pane processes now.
@@ -350,6 +335,44 @@ impl Tmux {
                 .await?;
         }
         Ok(())
+    }
+
+    /// Types `text` literally and then presses Enter, in one tmux call for
+    /// a text of one chunk (for a plain shell, which never loses an Enter
+    /// that follows typed text closely; see [`Tmux::send_text`]).
+    pub async fn send_text_enter(&self, s: &SessionName, text: &str) -> Result<()> {
+        let t = target(s);
+        let parts = chunks(text, SEND_CHUNK_BYTES);
+        let (last, head) = match parts.split_last() {
+            Some((last, head)) => (*last, head),
+            None => return self.send_enter(s).await,
+        };
+        for chunk in head {
+            let chunk = literal_arg(chunk);
+            self.run_on(s, &["send-keys", "-l", "-t", &t, "--", &chunk])
+                .await?;
+        }
+        let last = literal_arg(last);
+        let enter = Key::Enter.tmux_name();
+        self.run_on(
+            s,
+            &[
+                "send-keys",
+                "-l",
+                "-t",
+                &t,
+                "--",
+                &last,
+                ";",
+                "send-keys",
+                "-t",
+                &t,
+                "--",
+                &enter,
+            ],
+        )
+        .await
+        .map(drop)
     }
 
     /// Pastes `text` as one bracketed paste (`load-buffer -` + `paste-buffer -p -d`).

@@ -7,6 +7,8 @@
 //!   bounded buffer that drops the oldest bytes rather than block or grow.
 //! * [`Waker`] turns tmux `wait-for` signals (pane died, a shell prompt reported
 //!   an exit code) into wake-ups, so the node rescans only when something changed.
+//! * [`server`] sets up the tmux server (and tells whether it is still the
+//!   same one, so the node notices when it died).
 //! * [`pane`] names the `@telemux_*` pane options the node sets, their value
 //!   formats, and the minimum tmux version.
 //! * [`shell`] writes the rc files that install the exit-code hooks in bash, zsh
@@ -20,6 +22,7 @@ pub mod control;
 pub mod error;
 pub mod format;
 pub mod pane;
+pub mod server;
 pub mod shell;
 pub mod waker;
 pub mod wrapper;

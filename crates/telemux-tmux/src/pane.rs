@@ -34,6 +34,10 @@ pub enum PaneOption {
     Agent,
     /// The agent's last published state, `"STATE SINCE_MS"` (`@telemux_agent_state`).
     AgentState,
+    /// Marks a `run` session, to be killed once its exit is published; the
+    /// value is the run's deadline in ms since the epoch (`@telemux_run`).
+    /// A pane option, so a restarted node adopting the session still knows.
+    Run,
 }
 
 impl PaneOption {
@@ -42,6 +46,7 @@ impl PaneOption {
         match self {
             PaneOption::Agent => "@telemux_agent",
             PaneOption::AgentState => "@telemux_agent_state",
+            PaneOption::Run => "@telemux_run",
         }
     }
 }
@@ -88,6 +93,24 @@ impl Tmux {
             &agent_state_value(state, since_ms),
         )
         .await
+    }
+
+    /// Marks session `s` as a `run` session with its deadline
+    /// ([`PaneOption::Run`]; ms since the epoch).
+    pub async fn set_run_deadline(&self, s: &SessionName, deadline_ms: u64) -> Result<()> {
+        self.set_pane_option(s, PaneOption::Run.name(), &deadline_ms.to_string())
+            .await
+    }
+
+    /// The deadline of `run` session `s` ([`PaneOption::Run`]); `None` for
+    /// any other session, and (tmux's `-q` hides that too) a missing one.
+    pub async fn run_deadline(&self, s: &SessionName) -> Result<Option<u64>> {
+        let t = crate::command::target(s);
+        let name = PaneOption::Run.name();
+        let out = self
+            .run(&["show-options", "-p", "-q", "-v", "-t", &t, name])
+            .await?;
+        Ok(out.trim().parse().ok())
     }
 }
 

@@ -13,6 +13,8 @@
 //! costs one spurious wake-up). On shutdown it signals again so its own waiter
 //! leaves cleanly instead of going stale.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -33,6 +35,7 @@ const RETRY_MAX: Duration = Duration::from_secs(2);
 /// waits for it, so a node can shut down knowing no waiter is left behind.
 pub struct Waker {
     rx: mpsc::Receiver<()>,
+    server_failed: Arc<AtomicBool>,
     task: Option<JoinHandle<()>>,
     stop: Option<DropGuard>,
 }
@@ -49,10 +52,12 @@ impl Waker {
     pub fn spawn(tmux: Tmux, cancel: CancellationToken) -> Waker {
         let (tx, rx) = mpsc::channel(1);
         let own = cancel.child_token();
+        let server_failed = Arc::new(AtomicBool::new(false));
         // The one spawn here; its owner is the returned Waker (see above).
-        let task = tokio::spawn(run(tmux, own.clone(), tx));
+        let task = tokio::spawn(run(tmux, own.clone(), tx, server_failed.clone()));
         Waker {
             rx,
+            server_failed,
             task: Some(task),
             stop: Some(own.drop_guard()),
         }
@@ -61,6 +66,14 @@ impl Waker {
     /// The next wake-up; `None` once the loop ended.
     pub async fn recv(&mut self) -> Option<()> {
         self.rx.recv().await
+    }
+
+    /// Whether the `wait-for` child failed since the last call: the server
+    /// it waited in went away (it may have died). Kept apart from the
+    /// coalesced wake-ups so that a pending ordinary wake-up cannot hide it.
+    /// The loop itself re-arms against whatever server runs next.
+    pub fn take_server_failed(&self) -> bool {
+        self.server_failed.swap(false, Ordering::SeqCst)
     }
 
     /// A wake-up already waiting, without waiting for one.
@@ -78,7 +91,12 @@ impl Waker {
 }
 
 /// The loop behind [`Waker::spawn`]; ends on `cancel` or when the receiver is dropped.
-async fn run(tmux: Tmux, cancel: CancellationToken, tx: mpsc::Sender<()>) {
+async fn run(
+    tmux: Tmux,
+    cancel: CancellationToken,
+    tx: mpsc::Sender<()>,
+    server_failed: Arc<AtomicBool>,
+) {
     let socket = tmux.socket().to_string();
     let mut delay = RETRY_MIN;
     let mut flushed = false;
@@ -131,6 +149,7 @@ async fn run(tmux: Tmux, cancel: CancellationToken, tx: mpsc::Sender<()>) {
                 tracing::debug!(socket, status = ?other, "tmux wait-for failed; retrying");
                 flushed = false;
                 if std::mem::replace(&mut server_up, false) {
+                    server_failed.store(true, Ordering::SeqCst);
                     let _ = tx.try_send(());
                 }
                 if sleep_or_cancel(&cancel, &mut delay).await {

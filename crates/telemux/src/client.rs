@@ -2,7 +2,6 @@
 //! `tail`, `run`, `kill`): thin wrappers over [`telemux_client::Mesh`], printing records through
 //! its one record view ([`telemux_client::view`]).
 
-use std::io::Write;
 use std::time::Duration;
 
 use serde_json::json;

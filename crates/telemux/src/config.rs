@@ -87,7 +87,9 @@ pub struct NodeSection {
     pub shell: Option<PathBuf>,
     /// Directory for state (private Redis, shell integration); default ~/.local/state/telemux.
     pub state_dir: Option<PathBuf>,
-    /// Delay between typed text and Enter, ms.
+    /// Delay between typed text and Enter in sessions without an agent
+    /// profile, ms (default 0: both in one tmux call; agents use their
+    /// profile's `submit_delay_ms`).
     pub enter_delay_ms: u64,
 }
 impl Default for NodeSection {
@@ -98,7 +100,7 @@ impl Default for NodeSection {
             outbox_records: 4096,
             shell: None,
             state_dir: None,
-            enter_delay_ms: 30,
+            enter_delay_ms: 0,
         }
     }
 }

@@ -164,7 +164,8 @@ pub(crate) async fn create(
     // (claimed names count as taken), and reconcile leaves the new session
     // alone until its watcher is in the table (see `state::SessionTable`).
     // The claim is held until `session::start` has inserted the watcher.
-    let exists = |n: &SessionName| {
+    // Names the session as it exists (`txt`), not as typed (`TXT`).
+    let exists = |n: &str| {
         OpError::new(
             ErrorCode::Exists,
             format!(
@@ -185,8 +186,8 @@ pub(crate) async fn create(
         let picked = match &name {
             Some(n) => {
                 let n = SessionName::new(n)?;
-                if taken.iter().any(|t| t.eq_ignore_ascii_case(n.as_str())) {
-                    return Err(exists(&n));
+                if let Some(t) = taken.iter().find(|t| t.eq_ignore_ascii_case(n.as_str())) {
+                    return Err(exists(t));
                 }
                 n
             }
@@ -198,7 +199,7 @@ pub(crate) async fn create(
         match shared.sessions.claim(&picked.key()) {
             Some(claim) => break (picked, claim),
             // Claimed by a concurrent create since the listing.
-            None if name.is_some() => return Err(exists(&picked)),
+            None if name.is_some() => return Err(exists(picked.as_str())),
             None => continue,
         }
     };
@@ -229,6 +230,12 @@ pub(crate) async fn create(
                 .tmux
                 .set_agent_state(&name, AgentState::Starting, now_ms())
                 .await?;
+        }
+        if let Some(t) = run_timeout {
+            // Marks the run session in tmux, so a restarted node adopting it
+            // still kills it once its exit is published.
+            let deadline = now_ms().saturating_add(t.as_millis() as u64);
+            shared.tmux.set_run_deadline(&name, deadline).await?;
         }
         let pane = shared.tmux.pane_status(&name).await?;
         let cursor = session::start(shared, name.clone(), Origin::Created, run_timeout).await?;

@@ -9,6 +9,7 @@ use telemux_proto::{limits, AgentState, ErrorCode, Key, ReplyBody, SessionName};
 use tokio::sync::watch;
 
 use super::target::{targeted, Target};
+use crate::agent::AgentProfile;
 use crate::error::OpError;
 use crate::state::{InputGate, Shared};
 
@@ -79,18 +80,20 @@ async fn send_text(
     enter: bool,
 ) -> Result<ReplyBody, OpError> {
     let typing = t.begin_input().await;
+    let pause = enter_pause(
+        shared.cfg.agents.get(&t.agent).map(|a| &**a),
+        shared.cfg.enter_delay,
+    );
+    if enter && !text.is_empty() && pause.is_none() {
+        // A plain shell: text and Enter in one tmux call, no pause.
+        shared.tmux.send_text_enter(&t.session, text).await?;
+        return Ok(ReplyBody::Ok);
+    }
     if !text.is_empty() {
         shared.tmux.send_text(&t.session, text).await?;
     }
     if enter {
-        if !text.is_empty() {
-            // An agent's input box may need longer than a shell to
-            // take a paste before Enter submits it.
-            let delay = shared
-                .cfg
-                .agents
-                .get(&t.agent)
-                .map_or(shared.cfg.enter_delay, |a| a.submit_delay);
+        if let (Some(delay), false) = (pause, text.is_empty()) {
             tokio::time::sleep(delay).await;
         }
         // Only a prompt typed into an idle agent is confirmed.
@@ -105,6 +108,17 @@ async fn send_text(
         }
     }
     Ok(ReplyBody::Ok)
+}
+
+/// The pause between typed text and its Enter: an agent's input box may
+/// need time to take a paste before Enter submits it (its profile's
+/// `submit_delay`); other programs get `enter_delay` (`node.enter_delay_ms`,
+/// default 0), and none at all when that is zero (`None`: send both at once).
+fn enter_pause(agent: Option<&AgentProfile>, enter_delay: Duration) -> Option<Duration> {
+    match agent {
+        Some(a) => Some(a.submit_delay),
+        None => (!enter_delay.is_zero()).then_some(enter_delay),
+    }
 }
 
 /// How long an idle agent gets to show that it took a prompt (its state
@@ -138,5 +152,38 @@ async fn confirm_submit(
     );
     if let Err(e) = shared.tmux.send_keys(&session, &[Key::Enter]).await {
         tracing::debug!(computer = %shared.cfg.computer, session = %session, error = %e, "second Enter failed");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::NodeConfig;
+
+    fn cfg() -> NodeConfig {
+        let computer = telemux_proto::ComputerName::new("Box").expect("computer name");
+        NodeConfig::new(computer, "unused", "/nonexistent".into())
+    }
+
+    /// Issue 13: Enter into a plain shell does not wait the agent pause.
+    #[test]
+    fn plain_sessions_send_enter_without_a_pause() {
+        let cfg = cfg();
+        assert_eq!(enter_pause(None, cfg.enter_delay), None);
+        assert_eq!(
+            enter_pause(None, Duration::from_millis(40)),
+            Some(Duration::from_millis(40)),
+            "an explicitly configured node.enter_delay_ms still applies"
+        );
+    }
+
+    #[test]
+    fn agent_sessions_keep_their_submit_delay() {
+        let cfg = cfg();
+        let (_, agent) = cfg.agents.iter().next().expect("a built-in agent profile");
+        assert_eq!(
+            enter_pause(Some(agent), cfg.enter_delay),
+            Some(agent.submit_delay)
+        );
     }
 }

@@ -73,15 +73,23 @@ pub(super) struct Lifecycle {
     exits_seen: u64,
     /// When a `run` session times out (then: is killed).
     pub run_deadline: Option<Instant>,
+    /// Pid of the tmux server the session lived on when the watcher started.
+    server_pid: Option<u32>,
 }
 
 impl Lifecycle {
-    /// A session whose exit records up to `exits_seen` are published.
-    pub fn new(exits_seen: u64, run_timeout: Option<Duration>) -> Lifecycle {
+    /// A session whose exit records up to `exits_seen` are published, on
+    /// the tmux server with `server_pid`.
+    pub fn new(
+        exits_seen: u64,
+        run_timeout: Option<Duration>,
+        server_pid: Option<u32>,
+    ) -> Lifecycle {
         Lifecycle {
             phase: Phase::Running,
             exits_seen,
             run_deadline: run_timeout.map(|t| Instant::now() + t),
+            server_pid,
         }
     }
 
@@ -105,26 +113,7 @@ impl Lifecycle {
         let pane = match p.shared.tmux.pane_status(&p.name).await {
             Ok(pane) => pane,
             Err(TmuxError::NoSession(_)) => {
-                out.drain(p, agent.map(|a| &mut a.look_at)).await;
-                p.emit(
-                    OutputEvent::SessionClosed {
-                        reason: if self.phase.exit_reported() {
-                            "closed after its process exited".into()
-                        } else {
-                            "killed".into()
-                        },
-                    },
-                    None,
-                );
-                p.flush().await;
-                p.shared
-                    .mesh_event(MeshEvent::SessionClosed {
-                        computer: computer.to_string(),
-                        session: p.name.to_string(),
-                    })
-                    .await;
-                tracing::info!(computer = %computer, session = %p.name, "session closed");
-                self.phase = Phase::Closed;
+                self.close(out, p, agent).await;
                 return;
             }
             Err(e) => {
@@ -195,6 +184,52 @@ impl Lifecycle {
                 .await;
         }
         p.flush().await;
+    }
+
+    /// The session is gone: publishes its closure (after any output still
+    /// waiting) and ends the watcher. The one place a closure is published
+    /// and logged, so each session logs exactly one `session closed`.
+    ///
+    /// The reason says why: killed, closed after its process exited, or
+    /// lost with its tmux server. The server died when another server (or
+    /// none) runs than the one the watcher started under; such a session is
+    /// also handed to the node ([`Shared::lost`](crate::state::Shared)),
+    /// which names all of them in one ERROR line.
+    pub async fn close(
+        &mut self,
+        out: &mut Output,
+        p: &mut Publisher,
+        agent: Option<&mut AgentWatch>,
+    ) {
+        let computer = p.shared.cfg.computer.clone();
+        let server_died = match p.shared.tmux.server_pid().await {
+            Ok(now) => self.server_pid.is_some() && now != self.server_pid,
+            Err(_) => false,
+        };
+        let reason = if server_died {
+            p.shared.session_lost(self.server_pid, &p.name);
+            "tmux server died"
+        } else if self.phase.exit_reported() {
+            "closed after its process exited"
+        } else {
+            "killed"
+        };
+        out.drain(p, agent.map(|a| &mut a.look_at)).await;
+        p.emit(
+            OutputEvent::SessionClosed {
+                reason: reason.into(),
+            },
+            None,
+        );
+        p.flush().await;
+        p.shared
+            .mesh_event(MeshEvent::SessionClosed {
+                computer: computer.to_string(),
+                session: p.name.to_string(),
+            })
+            .await;
+        tracing::info!(computer = %computer, session = %p.name, reason, "session closed");
+        self.phase = Phase::Closed;
     }
 
     fn emit_exit(

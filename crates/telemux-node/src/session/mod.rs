@@ -26,7 +26,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use telemux_proto::{AgentState, MeshEvent, OutputEvent, OutputRecord, SessionName};
+use telemux_proto::{now_ms, AgentState, MeshEvent, OutputEvent, OutputRecord, SessionName};
 use telemux_tmux::ControlClient;
 use tokio::sync::Notify;
 use tokio::time::Instant;
@@ -87,6 +87,18 @@ pub(crate) async fn start(
         Origin::Adopted => shared.bus.exits_seen(computer, &name).await?,
     };
     let pane = shared.tmux.pane_status(&name).await?;
+    // So that its end can tell "killed" from "lost with the server".
+    let server_pid = shared.tmux.server_pid().await.ok().flatten();
+    let run_timeout = match origin {
+        Origin::Created => run_timeout,
+        // A `run` session outlives a node restart: its deadline (hence
+        // "kill it once its exit is published") is kept in a pane option.
+        Origin::Adopted => shared
+            .tmux
+            .run_deadline(&name)
+            .await?
+            .map(|ms| Duration::from_millis(ms.saturating_sub(now_ms()))),
+    };
     let mut renderer = Renderer::new();
     renderer.set_alternate_screen(pane.alternate_on);
     let agent = shared.cfg.agents.get(&pane.agent).map(|profile| {
@@ -113,6 +125,7 @@ pub(crate) async fn start(
             agent: pane.agent.clone(),
             agent_changes: agent.as_ref().map(|a| a.subscribe()),
             input: Arc::default(),
+            server_pid,
         },
     );
     shared.sessions_changed.notify_one();
@@ -125,7 +138,7 @@ pub(crate) async fn start(
             last.as_ref().map(|(id, _)| id.as_str()),
             Outbox::new(shared.cfg.outbox_records.max(MIN_OUTBOX_RECORDS)),
         ),
-        life: Lifecycle::new(exits_seen, run_timeout),
+        life: Lifecycle::new(exits_seen, run_timeout, server_pid),
         agent,
     };
     if origin == Origin::Adopted && last.is_some() && pane.activity_ms > last_ts {
@@ -196,9 +209,10 @@ impl Watcher {
                                     // check again so its closure is published.
                                     self.check().await;
                                     if !self.life.closed() {
-                                        let p = &self.publish;
-                                        tracing::warn!(computer = %p.shared.cfg.computer, session = %p.name, error = %e, "lost control client");
-                                        break;
+                                        self.lost_client(e).await;
+                                        if !self.life.closed() {
+                                            break;
+                                        }
                                     }
                                 }
                             }
@@ -218,6 +232,24 @@ impl Watcher {
             }
         }
         self.publish.flush().await;
+    }
+
+    /// The control client could not be re-attached and the check did not
+    /// see the session go. If tmux says it is gone, its closure is published
+    /// the normal way (never an end without a record); if it is still there,
+    /// the watcher ends with a warning and the next reconcile adopts it again.
+    async fn lost_client(&mut self, e: telemux_tmux::TmuxError) {
+        let p = &self.publish;
+        match p.shared.tmux.has_session(&p.name).await {
+            Ok(false) => {
+                self.life
+                    .close(&mut self.out, &mut self.publish, self.agent.as_mut())
+                    .await
+            }
+            _ => {
+                tracing::warn!(computer = %p.shared.cfg.computer, session = %p.name, error = %e, "lost control client");
+            }
+        }
     }
 
     async fn check(&mut self) {
