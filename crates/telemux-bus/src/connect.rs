@@ -110,7 +110,7 @@ impl Bus {
         let normalized = normalize_url(url);
         check_url(&normalized).map_err(|problem| BusError::BadUrl {
             url: redacted.clone(),
-            problem,
+            problem: problem.to_string(),
         })?;
         let tls_url = normalized.starts_with("rediss");
         let tls = options.tls.clone();
@@ -391,45 +391,67 @@ fn normalize_url(url: &str) -> String {
     }
 }
 
-/// Why `url` (already through [`normalize_url`]) cannot be a telemux Redis
-/// URL, in words; fred's own parse errors name Rust internals, and some
-/// mistakes (`http://`, an IPv4 address like `256.1.1.1`) it does not catch.
-fn check_url(url: &str) -> Result<(), String> {
+/// Why a `redis.url` cannot be a telemux Redis URL, in words; fred's own parse
+/// errors name Rust internals, and some mistakes (`http://`, an IPv4 address
+/// like `256.1.1.1`) it does not catch.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UrlProblem {
+    /// Not even a scheme (`garbage`).
+    #[error("it has no scheme such as redis://")]
+    NoScheme,
+    /// A dotted-number host that is no IPv4 address.
+    #[error("{0} is not a valid IPv4 address")]
+    BadIpv4(String),
+    /// A port outside 1–65535.
+    #[error("the port is not a number from 1 to 65535")]
+    BadPort,
+    /// Any other parse failure.
+    #[error("it does not parse as a URL ({0})")]
+    Unparsable(url::ParseError),
+    /// `redis://` or `rediss://` without a host.
+    #[error("it names no host")]
+    NoHost,
+    /// `redis+unix://` without a path.
+    #[error("it names no socket path")]
+    NoSocketPath,
+    /// A scheme telemux does not speak (`http`).
+    #[error("telemux does not speak {0}://")]
+    Scheme(String),
+}
+
+/// Checks `url` (already through [`normalize_url`]).
+fn check_url(url: &str) -> Result<(), UrlProblem> {
     let parsed = match url::Url::parse(url) {
         Ok(u) => u,
-        Err(url::ParseError::RelativeUrlWithoutBase) => {
-            return Err("it has no scheme such as redis://".into())
-        }
+        Err(url::ParseError::RelativeUrlWithoutBase) => return Err(UrlProblem::NoScheme),
         Err(url::ParseError::InvalidIpv4Address) => {
-            return Err("the host is not a valid IPv4 address".into())
+            return Err(UrlProblem::BadIpv4("the host".into()))
         }
-        Err(url::ParseError::InvalidPort) => {
-            return Err("the port is not a number from 1 to 65535".into())
-        }
-        Err(e) => return Err(format!("it does not parse as a URL ({e})")),
+        Err(url::ParseError::InvalidPort) => return Err(UrlProblem::BadPort),
+        Err(e) => return Err(UrlProblem::Unparsable(e)),
     };
     match parsed.scheme() {
         "redis" | "rediss" => {
             let host = parsed.host_str().unwrap_or_default();
             if host.is_empty() {
-                return Err("it names no host".into());
+                return Err(UrlProblem::NoHost);
             }
             // redis:// is not a "special" scheme to the url crate, so it
             // does not check dotted numbers; a resolver would then fail with
             // an obscure lookup error.
             let dotted = host.chars().all(|c| c.is_ascii_digit() || c == '.');
             if dotted && host.parse::<std::net::Ipv4Addr>().is_err() {
-                return Err(format!("{host} is not a valid IPv4 address"));
+                return Err(UrlProblem::BadIpv4(host.to_string()));
             }
             Ok(())
         }
         "redis+unix" => {
             if parsed.path().is_empty() || parsed.path() == "/" {
-                return Err("it names no socket path".into());
+                return Err(UrlProblem::NoSocketPath);
             }
             Ok(())
         }
-        other => Err(format!("telemux does not speak {other}://")),
+        other => Err(UrlProblem::Scheme(other.to_string())),
     }
 }
 
@@ -487,7 +509,7 @@ mod tests {
             assert_eq!(check_url(&normalize_url(ok)), Ok(()), "{ok}");
         }
         assert_eq!(check_url(&normalize_url("unix:///tmp/r.sock")), Ok(()));
-        let why = |u: &str| check_url(&normalize_url(u)).unwrap_err();
+        let why = |u: &str| check_url(&normalize_url(u)).unwrap_err().to_string();
         assert!(why("garbage").contains("no scheme"));
         assert!(why("redis://256.1.1.1:5").contains("IPv4"));
         assert!(why("http://127.0.0.1:6379").contains("http://"));

@@ -158,7 +158,7 @@ impl Tmux {
         // The server set-up goes first in the same tmux call, so a session
         // is never made on a bare server (one that tmux started after the
         // node's server died) without exit-empty, remain-on-exit and the hook.
-        let mut args: Vec<String> = crate::server::setup_args();
+        let mut args: Vec<String> = crate::setup::setup_args();
         args.push(";".into());
         args.extend([
             "new-session".into(),

@@ -23,6 +23,7 @@ pub mod error;
 pub mod format;
 pub mod pane;
 pub mod server;
+mod setup;
 pub mod shell;
 pub mod waker;
 pub mod wrapper;
