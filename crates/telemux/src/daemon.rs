@@ -33,6 +33,8 @@ pub fn stop_on_signals(token: CancellationToken) {
                 }
             };
         tokio::select! {
+            // Ends with the daemon it stops, whoever cancelled it.
+            _ = token.cancelled() => return,
             _ = tokio::signal::ctrl_c() => {}
             _ = term.recv() => {}
         }

@@ -25,6 +25,18 @@ pub const SPAWN_ALLOWLIST: &[(&str, &str)] = &[
         "crates/telemux-gateway/src/mcp/http.rs",
         "the HTTP server's JoinHandle is returned to its caller, which awaits it; ended by the cancel token",
     ),
+    (
+        "crates/telemux/src/daemon.rs",
+        "the signal listener ends when the token it cancels is cancelled (by a signal or by the daemon)",
+    ),
+    (
+        "crates/telemux/src/serve_mcp.rs",
+        "returns the JoinHandle to the gateway, which awaits it; ended by the cancel token",
+    ),
+    (
+        "crates/telemux/src/serve_telegram.rs",
+        "returns the JoinHandle to the gateway, which awaits it; ended by the cancel token",
+    ),
 ];
 
 /// (a) `file-size`: a product file over [`MAX_LINES`] lines.
