@@ -137,6 +137,12 @@ impl NodeProcess {
         std::fs::read_to_string(self.log_path()).unwrap_or_default()
     }
 
+    /// [`log`](Self::log) without ANSI colour codes, so tests can match
+    /// `WARN`/`session=NAME` whether or not the node colours its log file.
+    pub fn plain_log(&self) -> String {
+        strip_ansi(&self.log())
+    }
+
     /// Path of the log file.
     pub fn log_path(&self) -> PathBuf {
         self.home.path().join("node.log")
@@ -220,6 +226,27 @@ impl NodeProcess {
         self.groups.push(child.id());
         self.child = Some(child);
     }
+}
+
+/// Removes ANSI escape sequences (`ESC [ … letter`) from `text`.
+pub fn strip_ansi(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c != '\u{1b}' {
+            out.push(c);
+            continue;
+        }
+        // CSI: ESC '[' parameters, ending with a byte in '@'..='~'.
+        if chars.next() == Some('[') {
+            for c in chars.by_ref() {
+                if ('@'..='~').contains(&c) {
+                    break;
+                }
+            }
+        }
+    }
+    out
 }
 
 impl Drop for NodeProcess {

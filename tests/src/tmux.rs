@@ -71,6 +71,13 @@ impl TmuxServer {
             .unwrap_or_default()
     }
 
+    /// The pid of the tmux server process (`#{pid}`); `None` when no server runs.
+    pub fn server_pid(&self) -> Option<u32> {
+        self.run(&["display-message", "-p", "#{pid}"])
+            .ok()
+            .and_then(|out| out.trim().parse().ok())
+    }
+
     /// Kills the server, if any; idempotent.
     pub fn kill_server(&self) {
         let _ = tmux_command(&self.name)
