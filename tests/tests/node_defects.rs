@@ -425,7 +425,7 @@ async fn new_reports_real_name_of_existing_session() {
 fn keys_mentioning(m: &Mesh, needles: &[&str]) -> Vec<String> {
     let hit = |s: &str| needles.iter().any(|n| s.contains(n));
     let mut found = Vec::new();
-    for key in m.redis.cli(&["--scan", "--count", "1000"]).lines() {
+    for key in m.redis.cli(&["--scan"]).lines() {
         if hit(key) {
             found.push(format!("key {key}"));
         }
