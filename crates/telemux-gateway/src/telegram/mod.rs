@@ -20,6 +20,7 @@ pub mod html;
 pub mod live;
 pub mod outbox;
 pub mod poller;
+pub mod sweep;
 pub mod topics;
 
 use std::time::Duration;
