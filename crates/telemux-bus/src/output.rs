@@ -4,7 +4,10 @@
 
 use std::time::Duration;
 
-use fred::prelude::*;
+use fred::{
+    prelude::*,
+    types::{ClusterHash, CustomCommand},
+};
 use telemux_proto::{keys, ComputerName, Envelope, OutputRecord, ProtoError, SessionName};
 
 use crate::{
@@ -140,6 +143,65 @@ impl Bus {
             .await
             .map_err(|e| BusError::redis(&format!("checking entry {id} of {key}"), &e))?;
         Ok(!parse_range(v)?.is_empty())
+    }
+
+    /// Drops the entries of a session's stream older than `min_id` (exact
+    /// `XTRIM MINID`); returns how many went. The node calls this to keep
+    /// each stream under `output.max_bytes`.
+    pub async fn trim_output_before(
+        &self,
+        c: &ComputerName,
+        s: &SessionName,
+        min_id: &str,
+    ) -> Result<u64, BusError> {
+        self.client()
+            .xtrim(keys::output(c, s), ("MINID", "=", min_id))
+            .await
+            .map_err(|e| BusError::redis(&format!("trimming output of {c}/{s}"), &e))
+    }
+
+    /// Redis's estimate of the memory a session's stream takes (`MEMORY
+    /// USAGE`, sampled, so cheap on a large stream); `None` when it does not exist.
+    pub async fn output_bytes(
+        &self,
+        c: &ComputerName,
+        s: &SessionName,
+    ) -> Result<Option<u64>, BusError> {
+        let cmd = CustomCommand::new_static("MEMORY", ClusterHash::Offset(2), false);
+        let v: Value = self
+            .client()
+            .custom(cmd, vec![Value::from("USAGE"), keys::output(c, s).into()])
+            .await
+            .map_err(|e| BusError::redis(&format!("measuring output of {c}/{s}"), &e))?;
+        Ok(v.as_u64())
+    }
+
+    /// Forgets a session that ended: its output stream expires after `keep`
+    /// (readers may still want its last output) and its exit bookkeeping goes
+    /// at once (only a live session, adopted after a node restart, needs it).
+    pub async fn retire_session(
+        &self,
+        c: &ComputerName,
+        s: &SessionName,
+        keep: Duration,
+    ) -> Result<(), BusError> {
+        let ms = keep.as_millis().clamp(1, i64::MAX as u128) as i64;
+        let client = self.client();
+        let expire = client.pexpire::<(), _>(keys::output(c, s), ms, None);
+        let forget = client.hdel::<(), _, _>(keys::exits_seen(c), s.key());
+        tokio::try_join!(expire, forget)
+            .map_err(|e| BusError::redis(&format!("retiring {c}/{s}"), &e))?;
+        Ok(())
+    }
+
+    /// Removes an expiry from a session's stream (`PERSIST`): a session
+    /// re-created under the name of one that ended continues its stream,
+    /// which must not go away under the live session.
+    pub async fn keep_output(&self, c: &ComputerName, s: &SessionName) -> Result<(), BusError> {
+        self.client()
+            .persist::<(), _>(keys::output(c, s))
+            .await
+            .map_err(|e| BusError::redis(&format!("keeping output of {c}/{s}"), &e))
     }
 
     /// The id of the newest entry of stream `key`, if any.

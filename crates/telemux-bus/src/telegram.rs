@@ -7,6 +7,10 @@
 //! The lease is a key with a TTL holding the holder's id; the offset is only
 //! written by the current holder (checked atomically in a script), so a
 //! gateway that lost its lease cannot move the offset under the new one.
+//!
+//! Hash fields cannot expire (Redis 7.0), so the per-session fields are
+//! removed by [`Bus::tg_sweep`] once the session's output stream is gone
+//! (after `output.retention`), which the gateway calls now and then.
 
 use std::time::Duration;
 
@@ -14,7 +18,7 @@ use fred::{
     prelude::*,
     types::{ClusterHash, CustomCommand},
 };
-use telemux_proto::keys;
+use telemux_proto::{keys, ComputerName, SessionName};
 
 use crate::{Bus, BusError};
 
@@ -224,6 +228,79 @@ impl Bus {
             .await
             .map_err(|e| BusError::redis("removing Telegram live state", &e))
     }
+
+    /// Forgets the Telegram state (topic map both ways, live-message state)
+    /// of every session whose output stream no longer exists — it ended and
+    /// its `output.retention` passed — unless `alive(session_key)` says it
+    /// runs (a live session that printed nothing has no stream yet).
+    /// `session_key` is the case-folded `computer/session`. Returns how many
+    /// sessions were forgotten.
+    pub async fn tg_sweep(&self, alive: impl Fn(&str) -> bool) -> Result<usize, BusError> {
+        let c = self.client();
+        let what = "sweeping Telegram state";
+        let topics: Vec<(String, String)> = pairs(
+            c.hgetall(keys::tg_topics())
+                .await
+                .map_err(|e| BusError::redis(what, &e))?,
+        );
+        let live: Vec<(String, String)> = pairs(
+            c.hgetall(keys::tg_live())
+                .await
+                .map_err(|e| BusError::redis(what, &e))?,
+        );
+        let mut keys_seen: Vec<&str> = topics.iter().map(|(k, _)| k.as_str()).collect();
+        keys_seen.extend(live.iter().map(|(k, _)| k.as_str()));
+        keys_seen.sort_unstable();
+        keys_seen.dedup();
+        let mut forgotten = 0;
+        for key in keys_seen {
+            if alive(key) {
+                continue;
+            }
+            let Some(stream) = output_key(key) else {
+                continue;
+            };
+            let exists: i64 = c
+                .exists(&stream)
+                .await
+                .map_err(|e| BusError::redis(what, &e))?;
+            if exists > 0 {
+                continue;
+            }
+            let thread = topics.iter().find(|(k, _)| k == key).map(|(_, t)| t);
+            let a = c.hdel::<(), _, _>(keys::tg_topics(), key);
+            let b = c.hdel::<(), _, _>(keys::tg_live(), key);
+            tokio::try_join!(a, b).map_err(|e| BusError::redis(what, &e))?;
+            if let Some(t) = thread {
+                c.hdel::<(), _, _>(keys::tg_threads(), t.as_str())
+                    .await
+                    .map_err(|e| BusError::redis(what, &e))?;
+            }
+            forgotten += 1;
+        }
+        Ok(forgotten)
+    }
+}
+
+/// A hash reply as `(field, value)` pairs.
+fn pairs(v: Value) -> Vec<(String, String)> {
+    v.into_array()
+        .chunks(2)
+        .filter_map(|kv| match kv {
+            [k, v] => Some((k.as_string()?, v.as_string()?)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The output stream of a case-folded `computer/session` field; `None` for
+/// a field that names no session (left alone).
+fn output_key(session_key: &str) -> Option<String> {
+    let (c, s) = session_key.split_once('/')?;
+    Some(keys::output(
+        &ComputerName::new(c).ok()?,
+        &SessionName::new(s).ok()?,
+    ))
 }
 
 /// `OFFSET` or `OFFSET:ID,ID,…` → the offset and the ids; `None` when garbled.

@@ -13,6 +13,11 @@ use crate::agent::{builtin_specs, AgentProfile};
 /// exit events around it.
 pub const MIN_OUTBOX_RECORDS: usize = 16;
 
+/// The least time the output stream of an ended session is kept, even with
+/// `output.retention = 0`: a `telemux run` or `tail` that is still reading
+/// must find the final records (the exit code) before the stream goes.
+pub const END_GRACE: Duration = Duration::from_secs(5);
+
 /// Settings of one node instance (several may run in one process in tests).
 #[derive(Debug, Clone)]
 pub struct NodeConfig {
@@ -26,6 +31,12 @@ pub struct NodeConfig {
     pub state_dir: PathBuf,
     /// Entries kept per session output stream (`XADD MAXLEN ~`).
     pub output_maxlen: usize,
+    /// Encoded bytes of records kept per session output stream; the
+    /// publisher trims older entries (`XTRIM MINID`) beyond this.
+    pub output_max_bytes: u64,
+    /// How long the output stream of a session that ended is kept
+    /// (`EXPIRE`); zero removes it after [`END_GRACE`].
+    pub retention: Duration,
     /// Output records a session keeps while Redis is unreachable; beyond
     /// this the oldest output is replaced by a gap record (exit events are
     /// always kept).
@@ -59,6 +70,8 @@ impl NodeConfig {
             heartbeat: Duration::from_millis(2000),
             state_dir,
             output_maxlen: 2000,
+            output_max_bytes: 8 * 1024 * 1024,
+            retention: Duration::from_secs(7 * 24 * 3600),
             outbox_records: 4096,
             coalesce: Duration::from_millis(4),
             shell: None,

@@ -23,6 +23,6 @@ mod session;
 mod state;
 
 pub use agent::{AgentProfile, AgentSpec};
-pub use config::{NodeConfig, MIN_OUTBOX_RECORDS};
+pub use config::{NodeConfig, END_GRACE, MIN_OUTBOX_RECORDS};
 pub use daemon::{host_name, Node};
 pub use error::NodeError;

@@ -29,6 +29,8 @@ pub struct Config {
     pub tmux: TmuxSection,
     /// Node daemon settings.
     pub node: NodeSection,
+    /// How much session output Redis keeps, and for how long.
+    pub output: OutputSection,
     /// Telegram bot settings.
     pub telegram: TelegramSection,
     /// MCP server settings.
@@ -101,6 +103,25 @@ impl Default for NodeSection {
             shell: None,
             state_dir: None,
             enter_delay_ms: 0,
+        }
+    }
+}
+
+/// `[output]`: the bounds of each session's output stream in Redis.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutputSection {
+    /// Seconds the output stream of a session that ended is kept (0: removed
+    /// at once, after a short grace for readers).
+    pub retention: u64,
+    /// Encoded bytes of records kept per output stream; older ones are trimmed.
+    pub max_bytes: u64,
+}
+impl Default for OutputSection {
+    fn default() -> Self {
+        OutputSection {
+            retention: 7 * 24 * 3600,
+            max_bytes: 8 * 1024 * 1024,
         }
     }
 }

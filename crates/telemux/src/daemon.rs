@@ -47,6 +47,8 @@ fn node_config(cfg: &Config) -> anyhow::Result<NodeConfig> {
     let mut n = NodeConfig::new(cfg.computer_name()?, &cfg.tmux.socket, cfg.state_dir());
     n.heartbeat = Duration::from_millis(cfg.node.heartbeat_ms.max(100));
     n.output_maxlen = cfg.node.output_maxlen.max(100);
+    n.retention = Duration::from_secs(cfg.output.retention);
+    n.output_max_bytes = cfg.output.max_bytes;
     n.outbox_records = cfg
         .node
         .outbox_records

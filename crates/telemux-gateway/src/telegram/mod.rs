@@ -32,6 +32,7 @@ pub mod live;
 pub mod notify;
 pub mod outbox;
 pub mod poller;
+pub mod sweep;
 pub mod topics;
 
 use thiserror::Error;

@@ -152,6 +152,8 @@ async fn serve(
         tracing::warn!(error = %e, "setMyCommands failed; commands still work, the menu may be stale");
     }
     topics::resume_all(&bot).await;
+    bot.tracker
+        .spawn(super::sweep::run(mesh.clone(), active.clone()));
     poll(&bot, holder).await;
     active.cancel();
     bot.tracker.close();

@@ -16,6 +16,7 @@
 //!
 //! This file starts a watcher ([`start`]) and runs its loop.
 
+mod account;
 mod agent;
 mod lifecycle;
 mod outbox;
@@ -72,6 +73,14 @@ pub(crate) async fn start(
     let cancel = shared.cancel.child_token();
     let ctl = ControlClient::attach(&shared.tmux, &name, cancel.clone()).await?;
     let last = shared.bus.last_output(computer, &name).await?;
+    let stream_bytes = match &last {
+        // Seeds the byte account; without it the bound only counts new records.
+        Some(_) => shared.bus.output_bytes(computer, &name).await.unwrap_or_else(|e| {
+            tracing::debug!(computer = %computer, session = %name, error = %e, "cannot measure the output stream");
+            None
+        }),
+        None => None,
+    };
     let (seq, cursor, last_ts) = match &last {
         Some((id, env)) => match env.open::<OutputRecord>() {
             Ok(r) => (r.seq + 1, id.clone(), r.ts_ms),
@@ -136,6 +145,7 @@ pub(crate) async fn start(
             name.clone(),
             seq,
             last.as_ref().map(|(id, _)| id.as_str()),
+            stream_bytes,
             Outbox::new(shared.cfg.outbox_records.max(MIN_OUTBOX_RECORDS)),
         ),
         life: Lifecycle::new(exits_seen, run_timeout, server_pid),
@@ -171,11 +181,28 @@ pub(crate) async fn start(
             .await;
     }
     tracing::info!(computer = %computer, session = %name, ?origin, seq, "watching session");
+    // After the handle is in the table: a predecessor of this name that is
+    // retiring right now either sees it and undoes its expiry (below) or set
+    // that expiry before this, so the stream never expires under a live
+    // session. Even with no stream yet: the predecessor may be writing its
+    // closing record this moment.
+    w.publish.keep().await;
     let shared2 = shared.clone();
     shared.tracker.spawn(async move {
+        let stopping = cancel.clone();
         w.run(cancel, check).await;
+        // Closed: the closure is published. A watcher that gave up on a
+        // session tmux no longer has (its control client lost) ended too;
+        // one stopped by the node's shutdown did not.
+        let ended = w.life.closed() || (!stopping.is_cancelled() && w.session_gone().await);
+        if ended {
+            w.publish.retire().await;
+        }
         if shared2.sessions.remove_if_id(&name.key(), id) {
             shared2.sessions_changed.notify_one();
+        } else if ended {
+            // A session of the same name started while this one retired.
+            w.publish.keep().await;
         }
     });
     Ok(cursor)
@@ -250,6 +277,12 @@ impl Watcher {
                 tracing::warn!(computer = %p.shared.cfg.computer, session = %p.name, error = %e, "lost control client");
             }
         }
+    }
+
+    /// Whether tmux says the session no longer exists.
+    async fn session_gone(&self) -> bool {
+        let p = &self.publish;
+        matches!(p.shared.tmux.has_session(&p.name).await, Ok(false))
     }
 
     async fn check(&mut self) {

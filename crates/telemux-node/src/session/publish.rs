@@ -1,13 +1,16 @@
 //! Publishing a session's records: sequence numbers, stream ids, the
-//! bounded [`Outbox`] while Redis is away, pipelined appends, and repair of
-//! the stream ids when a foreign entry sits on top of the stream.
+//! bounded [`Outbox`] while Redis is away, pipelined appends, repair of
+//! the stream ids when a foreign entry sits on top of the stream, the byte
+//! bound of the stream ([`ByteAccount`]) and its expiry once the session ended.
 
 use std::sync::Arc;
 
 use telemux_bus::OutputIds;
 use telemux_proto::{now_ms, Envelope, OutputEvent, OutputRecord, SessionName};
 
+use super::account::{ByteAccount, ENTRY_OVERHEAD};
 use super::outbox::{Outbox, Pending};
+use crate::config::END_GRACE;
 use crate::state::Shared;
 
 /// Records sent to Redis in one pipelined round trip.
@@ -22,20 +25,32 @@ pub(super) struct Publisher {
     pub seq: u64,
     ids: OutputIds,
     outbox: Outbox,
+    /// Bytes of the stored entries, for the `output.max_bytes` trim.
+    account: ByteAccount,
     /// Publishing is failing (logged once per outage).
     failing: bool,
 }
 
 impl Publisher {
-    /// A publisher continuing after stream entry `last_id` with record `seq`.
+    /// A publisher continuing after stream entry `last_id` with record
+    /// `seq`; `stream_bytes` is what the stream holds already (if known).
     pub fn new(
         shared: Arc<Shared>,
         name: SessionName,
         seq: u64,
         last_id: Option<&str>,
+        stream_bytes: Option<u64>,
         outbox: Outbox,
     ) -> Publisher {
+        let mut account = ByteAccount::new(
+            shared.cfg.output_max_bytes,
+            shared.cfg.output_maxlen.max(100),
+        );
+        if let (Some(id), Some(bytes)) = (last_id, stream_bytes) {
+            account.seed(id, bytes);
+        }
         Publisher {
+            account,
             shared,
             name,
             seq,
@@ -97,9 +112,13 @@ impl Publisher {
         let mut skips_left = 3;
         while !self.outbox.is_empty() {
             let mut envs = Vec::new();
+            let mut sizes = Vec::new();
             for p in self.outbox.front(FLUSH_BATCH) {
                 match Envelope::seal(computer.as_str(), &p.record) {
-                    Ok(e) => envs.push((p.id.clone(), e)),
+                    Ok(e) => {
+                        sizes.push(e.encode().len() as u64 + ENTRY_OVERHEAD);
+                        envs.push((p.id.clone(), e));
+                    }
                     Err(e) => {
                         // Cannot happen for our own record types; never block the queue on it.
                         tracing::error!(session = %self.name, error = %e, "record does not encode");
@@ -118,9 +137,14 @@ impl Publisher {
                 .bus
                 .append_outputs(&computer, &self.name, &envs, maxlen)
                 .await;
-            for _ in 0..stored {
+            let mut trim_to = None;
+            for size in sizes.iter().take(stored) {
                 let p = self.outbox.pop().expect("stored records are queued");
+                trim_to = self.account.add(p.id.clone(), *size).or(trim_to);
                 self.after_stored(p).await;
+            }
+            if let Some(min_id) = trim_to {
+                self.trim(&min_id).await;
             }
             if let (Some(telemux_bus::BusError::StreamAhead { newest, .. }), true) =
                 (&err, skips_left > 0)
@@ -143,6 +167,53 @@ impl Publisher {
                 return;
             }
             self.failing = false;
+        }
+    }
+
+    /// Drops the stream's entries before `min_id`, keeping it under `output.max_bytes`.
+    async fn trim(&self, min_id: &str) {
+        let computer = &self.shared.cfg.computer;
+        match self
+            .shared
+            .bus
+            .trim_output_before(computer, &self.name, min_id)
+            .await
+        {
+            Ok(n) => {
+                tracing::debug!(computer = %computer, session = %self.name, trimmed = n, kept_bytes = self.account.total(), "output stream trimmed to its byte bound")
+            }
+            // The next trim catches up; the stream is only over its bound meanwhile.
+            Err(e) => {
+                tracing::debug!(computer = %computer, session = %self.name, error = %e, "could not trim the output stream")
+            }
+        }
+    }
+
+    /// The session ended and its last records are stored (or given up):
+    /// its stream expires after `output.retention` (at least [`END_GRACE`],
+    /// so a `run` or `tail` still reading gets the final records) and its
+    /// exit bookkeeping goes.
+    pub async fn retire(&self) {
+        let computer = &self.shared.cfg.computer;
+        if self.has_queued() {
+            tracing::warn!(computer = %computer, session = %self.name, queued = self.outbox.len(), "session ended with output not yet stored; it is dropped");
+        }
+        let keep = self.shared.cfg.retention.max(END_GRACE);
+        if let Err(e) = self
+            .shared
+            .bus
+            .retire_session(computer, &self.name, keep)
+            .await
+        {
+            tracing::warn!(computer = %computer, session = %self.name, error = %e, "could not set the ended session's output to expire");
+        }
+    }
+
+    /// A session of this name runs (again): its stream must not expire.
+    pub async fn keep(&self) {
+        let computer = &self.shared.cfg.computer;
+        if let Err(e) = self.shared.bus.keep_output(computer, &self.name).await {
+            tracing::warn!(computer = %computer, session = %self.name, error = %e, "could not clear the output stream's expiry");
         }
     }
 
