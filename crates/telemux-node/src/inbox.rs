@@ -126,7 +126,10 @@ async fn admit(
     };
     // Signature, target computer and the durable replay record (replay_store.rs).
     let key = shared.cfg.mesh_key.as_ref();
-    let checked = match replays.admit(key, computer, &env, &req, &incoming.entry_id).await {
+    let checked = match replays
+        .admit(key, computer, &env, &req, &incoming.entry_id)
+        .await
+    {
         Admission::Run => Ok(()),
         Admission::Redelivered => {
             tracing::info!(computer = %computer, id = %env.id, "command accepted before a restart; not running it twice");

@@ -160,7 +160,14 @@ pub(crate) async fn start(
     tracing::info!(computer = %computer, session = %name, ?origin, seq, "watching session");
     let shared2 = shared.clone();
     shared.tracker.spawn(async move {
+        let stopping = cancel.clone();
         w.run(cancel, check).await;
+        if !stopping.is_cancelled() {
+            // The watcher ends with its session (closed, or its control
+            // client lost with it): so does any stdin file of its run. When
+            // the node merely stops, the session lives on and keeps it.
+            crate::run_stdin::remove(&shared2, &name).await;
+        }
         if shared2.sessions.remove_if_id(&name.key(), id) {
             shared2.sessions_changed.notify_one();
         }
