@@ -528,18 +528,21 @@ impl Mesh {
         Ok((c, s))
     }
 
-    /// Asks `computer` (from [`Mesh::resolve_computer`]) to start `command` in a fresh run session.
+    /// Asks `computer` (from [`Mesh::resolve_computer`]) to start `command` in a fresh run session
+    /// reading `stdin` (`None`: `/dev/null`).
     pub async fn start_run(
         &self,
         computer: &ComputerName,
         cwd: Option<String>,
         command: Vec<String>,
         timeout: Duration,
+        stdin: Option<Vec<u8>>,
     ) -> Result<Created, MeshError> {
         let op = Op::Run {
             cwd,
             command,
             timeout_ms: timeout.as_millis() as u64,
+            stdin,
         };
         match self.call(computer, op).await? {
             ReplyBody::Created { session, cursor } => Ok(Created {

@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use telemux_bus::{Cursor, OutputReader};
-use telemux_proto::{OutputEvent, OutputRecord};
+use telemux_proto::{limits, OutputEvent, OutputRecord};
 
 use crate::mesh::{Mesh, MeshError};
 use crate::view::Transcript;
@@ -27,6 +27,10 @@ pub struct RunRequest {
     pub command: Vec<String>,
     /// After this the command is interrupted and the exit code is 124.
     pub timeout: Duration,
+    /// The command's whole stdin, sent with the request (at most
+    /// [`telemux_proto::limits::MAX_STDIN_BYTES`]); `None`: the command's
+    /// stdin is `/dev/null`. Not streamed while the command runs.
+    pub stdin: Option<Vec<u8>>,
 }
 
 /// The result of a finished run.
@@ -60,8 +64,17 @@ impl Mesh {
                 "run needs a command: telemux run COMPUTER -- COMMAND...".into(),
             ));
         }
+        if let Some(stdin) = &req.stdin {
+            limits::check("run stdin", stdin.len(), limits::MAX_STDIN_BYTES)?;
+        }
         let created = self
-            .start_run(&computer, req.cwd.clone(), req.command.clone(), req.timeout)
+            .start_run(
+                &computer,
+                req.cwd.clone(),
+                req.command.clone(),
+                req.timeout,
+                req.stdin,
+            )
             .await?;
         let mut reader = OutputReader::new(
             self.bus(),

@@ -141,6 +141,7 @@ impl Node {
         tracing::info!(computer = %computer, socket = %shared.cfg.tmux_socket, "node starting");
 
         reconcile(&shared).await;
+        crate::run_stdin::sweep(&shared).await;
         if let Err(e) = shared.bus.heartbeat(&heartbeat::info(&shared, false)).await {
             tracing::warn!(computer = %computer, error = %e, "first heartbeat failed; will retry");
         }

@@ -18,6 +18,7 @@ mod ops;
 mod reconcile;
 pub mod render;
 mod replay_store;
+mod run_stdin;
 mod server;
 mod session;
 mod state;

@@ -9,6 +9,10 @@ pub const MAX_TEXT_BYTES: usize = 64 * 1024;
 pub const MAX_KEYS: usize = 64;
 /// Largest command line (all argv bytes) for `new` and `run` (16 KiB).
 pub const MAX_COMMAND_BYTES: usize = 16 * 1024;
+/// Largest stdin `run` carries to the remote command (512 KiB). It travels in
+/// the request envelope, so it must fit in [`MAX_ENVELOPE_BYTES`] together with
+/// the command line and the envelope's own fields, with room to spare.
+pub const MAX_STDIN_BYTES: usize = 512 * 1024;
 /// Longest computer or session name, in bytes.
 pub const MAX_NAME_LEN: usize = 64;
 /// Most scrollback lines `read` returns.

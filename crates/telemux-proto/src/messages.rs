@@ -206,6 +206,14 @@ pub enum Op {
         cwd: Option<String>,
         command: Vec<String>,
         timeout_ms: u64,
+        /// The command's whole stdin, sent up front (at most
+        /// [`crate::limits::MAX_STDIN_BYTES`]); the node feeds it from a
+        /// private file. `None`: stdin is `/dev/null`, so a command that reads
+        /// gets EOF at once. A run's stdin is never the session's terminal, and
+        /// it is not streamed while the command runs. Absent from older
+        /// senders; omitted on the wire when `None`.
+        #[serde(default, with = "serde_bytes", skip_serializing_if = "Option::is_none")]
+        stdin: Option<Vec<u8>>,
     },
 }
 
@@ -348,4 +356,69 @@ pub struct DeadLetter {
 }
 impl Message for DeadLetter {
     const KIND: &'static str = "dead_letter";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{limits, Envelope};
+
+    fn run(stdin: Option<Vec<u8>>) -> Request {
+        Request {
+            to: None,
+            reply_to: "r".into(),
+            deadline_ms: 1,
+            op: Op::Run {
+                cwd: None,
+                command: vec!["cat".into()],
+                timeout_ms: 1000,
+                stdin,
+            },
+        }
+    }
+
+    #[test]
+    fn run_without_stdin_from_older_sender_decodes() {
+        // The shape of `Op::Run` before the `stdin` field existed.
+        #[derive(serde::Serialize)]
+        #[serde(rename_all = "snake_case")]
+        enum OldOp {
+            Run {
+                cwd: Option<String>,
+                command: Vec<String>,
+                timeout_ms: u64,
+            },
+        }
+        #[derive(serde::Serialize)]
+        struct OldRequest {
+            reply_to: String,
+            deadline_ms: u64,
+            op: OldOp,
+        }
+        let bytes = rmp_serde::to_vec_named(&OldRequest {
+            reply_to: "r".into(),
+            deadline_ms: 1,
+            op: OldOp::Run {
+                cwd: None,
+                command: vec!["cat".into()],
+                timeout_ms: 1000,
+            },
+        })
+        .unwrap();
+        let req: Request = rmp_serde::from_slice(&bytes).unwrap();
+        assert_eq!(req, run(None));
+        // And no stdin is not sent at all, so older nodes see the old shape.
+        assert_eq!(rmp_serde::to_vec_named(&run(None)).unwrap(), bytes);
+    }
+
+    #[test]
+    fn largest_stdin_and_command_fit_in_one_envelope() {
+        let mut req = run(Some(vec![0xff; limits::MAX_STDIN_BYTES]));
+        if let Op::Run { command, .. } = &mut req.op {
+            *command = vec!["x".repeat(limits::MAX_COMMAND_BYTES)];
+        }
+        let env = Envelope::seal("sender", &req).expect("fits in an envelope");
+        let back = Envelope::decode(&env.encode()).unwrap();
+        assert_eq!(back.open::<Request>().unwrap(), req);
+    }
 }

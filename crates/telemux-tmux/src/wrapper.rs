@@ -17,6 +17,13 @@
 //! A command that prints text cannot touch the pane option, so it cannot fake
 //! or hide its exit status. SIGINT is caught by the wrapper (a handler, which
 //! exec resets) so Ctrl-C interrupts the command, not the bookkeeping.
+//!
+//! [`wrap_with_stdin`] is the variant for `run` sessions: the command's stdin
+//! is a file (the run's stdin, written by the node, or `/dev/null`) instead of
+//! the pane's terminal, so a command that reads stdin gets the sent bytes and
+//! then EOF rather than waiting for typing nobody will do.
+
+use std::path::Path;
 
 use telemux_proto::SessionName;
 
@@ -33,15 +40,41 @@ tmux wait-for "telemux-done-$p"
 exit "$st"
 "#;
 
+/// [`SCRIPT`] with the command's stdin redirected from the file named by the
+/// first argument (shifted off before the command runs). If the file cannot be
+/// opened the shell reports it and the status is non-zero, like any command.
+const SCRIPT_STDIN: &str = r#"trap : INT
+f=$1
+shift
+p=${TMUX_PANE#%}
+tmux wait-for "telemux-go-$p"
+"$@" <"$f"
+st=$?
+tmux set -p -t "$TMUX_PANE" @telemux_status "$st" \; wait-for -S "$0"
+tmux wait-for "telemux-done-$p"
+exit "$st"
+"#;
+
 /// The argv that runs `argv` under the wrapper. A one-element `argv` is a shell
 /// command line (as with ssh and tmux); several elements run directly.
 pub fn wrap(argv: &[String]) -> Vec<String> {
+    wrapped(SCRIPT, None, argv)
+}
+
+/// Like [`wrap`], but the command reads its stdin from `stdin` (a file, or
+/// `/dev/null`) instead of the pane's terminal. Output still goes to the pane.
+pub fn wrap_with_stdin(argv: &[String], stdin: &Path) -> Vec<String> {
+    wrapped(SCRIPT_STDIN, Some(stdin), argv)
+}
+
+fn wrapped(script: &str, stdin: Option<&Path>, argv: &[String]) -> Vec<String> {
     let mut out = vec![
         "/bin/sh".to_string(),
         "-c".to_string(),
-        SCRIPT.to_string(),
+        script.to_string(),
         WAKE_CHANNEL.to_string(),
     ];
+    out.extend(stdin.map(|p| p.to_string_lossy().into_owned()));
     match argv {
         [one] => out.extend(["/bin/sh".to_string(), "-c".to_string(), one.clone()]),
         many => out.extend(many.iter().cloned()),
@@ -121,5 +154,13 @@ mod tests {
         let w = wrap(&["sh".into(), "-c".into(), "exit 3".into()]);
         assert_eq!(&w[4..], &["sh", "-c", "exit 3"]);
         assert_eq!(w[3], WAKE_CHANNEL);
+    }
+
+    #[test]
+    fn stdin_file_comes_before_the_command() {
+        let w = wrap_with_stdin(&["read x".to_string()], Path::new("/dev/null"));
+        assert_eq!(w[3], WAKE_CHANNEL);
+        assert_eq!(&w[4..], &["/dev/null", "/bin/sh", "-c", "read x"]);
+        assert!(w[2].contains(r#""$@" <"$f""#));
     }
 }

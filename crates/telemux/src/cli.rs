@@ -121,6 +121,10 @@ pub enum Command {
         raw: bool,
     },
     /// Run a command on a computer; prints its output and exits with its exit code.
+    ///
+    /// A piped or redirected stdin (up to 512 KiB) is read to its end and sent
+    /// with the command, which reads it, then EOF; it is not streamed. With a
+    /// terminal as stdin the command reads nothing (EOF at once).
     Run {
         /// Computer name.
         #[arg(allow_hyphen_values = true)]

@@ -8,7 +8,7 @@ use serde_json::json;
 use telemux_bus::{Cursor, OutputReader};
 use telemux_client::view::{record_json, Printer};
 use telemux_client::{Mesh, MeshError, RunRequest};
-use telemux_proto::OutputEvent;
+use telemux_proto::{limits, OutputEvent};
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::Command;
@@ -137,6 +137,7 @@ async fn execute(mesh: &Mesh, cmd: Command, json: bool, cfg: &Config) -> Result<
                 cwd,
                 command,
                 timeout: Duration::from_secs(timeout.max(1)),
+                stdin: run_stdin().await?,
             };
             let mut printer = Printer::new(false, true);
             let outcome = mesh
@@ -166,6 +167,39 @@ async fn execute(mesh: &Mesh, cmd: Command, json: bool, cfg: &Config) -> Result<
         }
     }
     Ok(0)
+}
+
+/// What `run` sends as the remote command's stdin: all of ours when it is a
+/// pipe or a file (read to EOF before the request is sent; not streamed), and
+/// nothing when it is a terminal or empty, so the remote command reads
+/// `/dev/null` and gets EOF at once instead of waiting for typing that can
+/// never reach it. More than [`limits::MAX_STDIN_BYTES`] is refused.
+async fn run_stdin() -> Result<Option<Vec<u8>>, MeshError> {
+    use std::io::{IsTerminal, Read};
+
+    if std::io::stdin().is_terminal() {
+        return Ok(None);
+    }
+    let limit = limits::MAX_STDIN_BYTES;
+    // Reading blocks until the writer closes the pipe: not on the runtime.
+    let read = tokio::task::spawn_blocking(move || {
+        let mut buf = Vec::new();
+        std::io::stdin()
+            .lock()
+            .take(limit as u64 + 1)
+            .read_to_end(&mut buf)
+            .map(|_| buf)
+    })
+    .await
+    .map_err(|e| MeshError::BadInput(format!("cannot read stdin: {e}")))?;
+    let buf = read.map_err(|e| MeshError::BadInput(format!("cannot read stdin: {e}")))?;
+    if buf.len() > limit {
+        return Err(MeshError::BadInput(format!(
+            "stdin is larger than {limit} bytes ({} KiB), the most `telemux run` sends to the remote command; pass less input",
+            limit / 1024
+        )));
+    }
+    Ok((!buf.is_empty()).then_some(buf))
 }
 
 fn ok(json: bool) {

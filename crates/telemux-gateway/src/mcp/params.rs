@@ -95,6 +95,9 @@ pub struct RunCommandParams {
     /// Seconds before the command is interrupted (exit code 124). Default 60; the server caps it (see its instructions).
     #[serde(default)]
     pub timeout_s: Option<u64>,
+    /// Text the command reads as its stdin (at most 512 KiB), then end of file. Default: none, so a command that reads stdin gets end of file at once.
+    #[serde(default)]
+    pub stdin: Option<String>,
 }
 
 /// Input of `wait_for`.

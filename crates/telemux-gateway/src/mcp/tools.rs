@@ -382,6 +382,7 @@ impl McpServer {
                     cwd: p.cwd.clone(),
                     command: vec![p.command.clone()],
                     timeout,
+                    stdin: p.stdin.clone().map(String::into_bytes),
                 };
                 let progress = Progress::from_request(
                     &ctx,

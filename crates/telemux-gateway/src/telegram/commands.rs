@@ -330,6 +330,7 @@ async fn run(bot: &Arc<Bot>, here: Here, computer: String, command: String) {
         cwd: None,
         command: vec![command],
         timeout: RUN_TIMEOUT,
+        stdin: None,
     };
     let outbox = bot.outbox.clone();
     let result = bot

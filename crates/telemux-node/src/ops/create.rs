@@ -1,15 +1,16 @@
 //! `new_session`: creates a session (optionally running an agent) and
 //! starts watching it before its command runs.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use telemux_proto::{limits, names, now_ms, AgentState, ErrorCode, SessionName};
-use telemux_tmux::{wrap, NewSession};
+use telemux_tmux::{wrap, wrap_with_stdin, NewSession};
 
 use crate::agent::{install_hooks, AgentProfile};
 use crate::error::OpError;
+use crate::run_stdin::{self, Stdin};
 use crate::session::{self, Origin};
 use crate::state::Shared;
 
@@ -89,13 +90,14 @@ fn default_name(command: Option<&Vec<String>>, taken: &[String]) -> String {
 }
 
 /// Creates a session (held on a placeholder until watched), then starts the
-/// real command in it. Returns the name and the output cursor.
+/// real command in it, reading `stdin`. Returns the name and the output cursor.
 pub(crate) async fn create(
     shared: &Arc<Shared>,
     name: Option<String>,
     cwd: Option<String>,
     command: Option<Vec<String>>,
     agent: Option<Arc<AgentProfile>>,
+    stdin: Stdin,
     run_timeout: Option<Duration>,
 ) -> Result<(String, String), OpError> {
     let command = match (&agent, command) {
@@ -211,17 +213,44 @@ pub(crate) async fn create(
     env.push(("TELEMUX_SESSION".into(), name.to_string()));
     // The wrapper holds the command until the watcher is attached, so its
     // first output is streamed too (see telemux-tmux/src/wrapper.rs).
-    shared
+    let wrapped = match &stdin {
+        Stdin::Terminal => wrap(&argv),
+        Stdin::Null => wrap_with_stdin(&argv, Path::new("/dev/null")),
+        Stdin::Bytes(bytes) => {
+            let file = run_stdin::write(shared, &name, bytes).await.map_err(|e| {
+                OpError::new(
+                    ErrorCode::Internal,
+                    format!(
+                        "cannot write the run's stdin under {} on {}: {e}",
+                        shared.cfg.state_dir.display(),
+                        shared.cfg.computer
+                    ),
+                )
+            });
+            match file {
+                Ok(file) => wrap_with_stdin(&argv, &file),
+                Err(e) => {
+                    run_stdin::remove(shared, &name).await;
+                    return Err(e);
+                }
+            }
+        }
+    };
+    let made = shared
         .tmux
         .new_session(&NewSession {
             name: name.clone(),
             cwd: cwd.clone(),
-            command: Some(wrap(&argv)),
+            command: Some(wrapped),
             env,
             width: shared.cfg.size.0,
             height: shared.cfg.size.1,
         })
-        .await?;
+        .await;
+    if let Err(e) = made {
+        run_stdin::remove(shared, &name).await;
+        return Err(e.into());
+    }
     let started = async {
         if let Some(a) = &agent {
             // Before the watcher starts, so it tracks the agent from the first frame.
@@ -250,6 +279,7 @@ pub(crate) async fn create(
         }
         Err(e) => {
             let _ = shared.tmux.kill_session(&name).await;
+            run_stdin::remove(shared, &name).await;
             Err(e)
         }
     }

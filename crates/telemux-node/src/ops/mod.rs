@@ -18,6 +18,7 @@ use std::sync::Arc;
 use telemux_proto::{Op, ReplyBody};
 
 use crate::error::OpError;
+use crate::run_stdin::Stdin;
 use crate::state::Shared;
 
 /// Runs one operation and returns the reply payload.
@@ -31,14 +32,16 @@ pub(crate) async fn execute(shared: &Arc<Shared>, op: Op) -> Result<ReplyBody, O
             agent,
         } => {
             let agent = agent.map(|a| create::profile(shared, &a)).transpose()?;
-            let (session, cursor) = create::create(shared, name, cwd, command, agent, None).await?;
+            let (session, cursor) =
+                create::create(shared, name, cwd, command, agent, Stdin::Terminal, None).await?;
             Ok(ReplyBody::Created { session, cursor })
         }
         Op::Run {
             cwd,
             command,
             timeout_ms,
-        } => run::run(shared, cwd, command, timeout_ms).await,
+            stdin,
+        } => run::run(shared, cwd, command, timeout_ms, stdin).await,
         Op::SendText {
             session,
             text,

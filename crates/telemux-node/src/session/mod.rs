@@ -195,6 +195,12 @@ pub(crate) async fn start(
         // session tmux no longer has (its control client lost) ended too;
         // one stopped by the node's shutdown did not.
         let ended = w.life.closed() || (!stopping.is_cancelled() && w.session_gone().await);
+        if !stopping.is_cancelled() {
+            // The watcher ends with its session (closed, or its control
+            // client lost with it): so does any stdin file of its run. When
+            // the node merely stops, the session lives on and keeps it.
+            crate::run_stdin::remove(&shared2, &name).await;
+        }
         if ended {
             w.publish.retire().await;
         }
