@@ -30,6 +30,7 @@ fn new_session(name: &str) -> Op {
         cwd: None,
         command: Some(vec!["sleep".into(), "60".into()]),
         agent: None,
+        resume: false,
     }
 }
 

@@ -4,9 +4,11 @@
 //! runs a command to its exit, and [`view`] is the one way output records
 //! become text and JSON.
 
+pub mod agent;
 pub mod mesh;
 pub mod run;
 pub mod view;
 
+pub use agent::Answered;
 pub use mesh::{Created, Mesh, MeshError};
 pub use run::{RunOutcome, RunRequest};

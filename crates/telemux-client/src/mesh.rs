@@ -109,7 +109,7 @@ impl MeshError {
     }
 
     /// A failure the node did not report (for replies of the wrong shape).
-    fn unexpected(reply: &ReplyBody) -> MeshError {
+    pub(crate) fn unexpected(reply: &ReplyBody) -> MeshError {
         MeshError::Remote {
             code: None,
             message: format!("unexpected reply {reply:?}"),
@@ -267,7 +267,7 @@ impl Mesh {
         }
     }
 
-    async fn call(&self, to: &ComputerName, op: Op) -> Result<ReplyBody, MeshError> {
+    pub(crate) async fn call(&self, to: &ComputerName, op: Op) -> Result<ReplyBody, MeshError> {
         self.call_with(to, op, self.timeout).await
     }
 
@@ -416,6 +416,7 @@ impl Mesh {
         cwd: Option<String>,
         command: Option<Vec<String>>,
         agent: Option<String>,
+        resume: bool,
     ) -> Result<Created, MeshError> {
         let (computer, name) = match target.split_once('/') {
             // The computer is checked first, so an error names the first thing wrong.
@@ -434,6 +435,7 @@ impl Mesh {
                     cwd,
                     command,
                     agent,
+                    resume,
                 },
             )
             .await?
@@ -485,18 +487,13 @@ impl Mesh {
         self.read_op(addr, lines, raw, false).await
     }
 
-    /// An agent session's last answer, without the screen around it.
+    /// An agent session's last answer text, without the screen around it
+    /// (see [`Mesh::last_turn`] for its tools and usage).
     pub async fn read_last_turn(&self, addr: &str) -> Result<String, MeshError> {
-        self.read_op(addr, 0, false, true).await
+        Ok(self.last_turn(addr).await?.text)
     }
 
-    async fn read_op(
-        &self,
-        addr: &str,
-        lines: u32,
-        raw: bool,
-        last_turn: bool,
-    ) -> Result<String, MeshError> {
+    async fn read_op(&self, addr: &str, lines: u32, raw: bool, last_turn: bool) -> Result<String, MeshError> {
         let (c, s) = self.resolve_session(addr).await?;
         match self
             .call(

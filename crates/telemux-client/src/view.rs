@@ -42,7 +42,20 @@ pub fn event_note(ev: &OutputEvent) -> Option<String> {
         }
         OutputEvent::SessionClosed { reason } => format!("session closed: {reason}"),
         OutputEvent::Gap { reason, .. } => format!("gap in output: {reason}"),
-        OutputEvent::AgentState { state, detail } => format!("agent {state}: {detail}"),
+        OutputEvent::AgentState {
+            state,
+            detail,
+            prompt: Some(p),
+            ..
+        } => {
+            let choices: Vec<String> = p
+                .choices
+                .iter()
+                .map(|c| format!("{}. {}", c.number, c.label))
+                .collect();
+            format!("agent {state}: {detail} [{}]", choices.join(" | "))
+        }
+        OutputEvent::AgentState { state, detail, .. } => format!("agent {state}: {detail}"),
     })
 }
 
@@ -295,8 +308,20 @@ pub fn record_json(cursor: &str, rec: &OutputRecord) -> Value {
         OutputEvent::SessionClosed { reason } => {
             json!({"type": "session_closed", "reason": reason})
         }
-        OutputEvent::AgentState { state, detail } => {
-            json!({"type": "agent_state", "state": state, "detail": detail})
+        OutputEvent::AgentState {
+            state,
+            detail,
+            prompt,
+            source,
+        } => {
+            let mut v = json!({"type": "agent_state", "state": state, "detail": detail});
+            if let Some(p) = prompt {
+                v["prompt"] = json!(p);
+            }
+            if !source.is_empty() {
+                v["source"] = json!(source);
+            }
+            v
         }
     };
     v["seq"] = json!(rec.seq);

@@ -11,19 +11,32 @@
 //! watcher captures the visible screen and asks [`Tracker::observe`], where
 //! `waiting` patterns beat `working` patterns, which beat `idle` patterns (an
 //! agent's input box stays visible while it works). And the agent's own
-//! hooks, where it has them (Claude Code: `UserPromptSubmit`, `Stop`,
-//! `Notification`), which set a pane option that [`Tracker::signal`] reads.
-//! Idle is only declared after the screen has looked idle for
-//! `idle_settle_ms`, so a redraw between two tool calls is not a turn's end.
+//! hooks, where it has them (all three built-ins; see [`hooks`]), whose
+//! events [`Tracker::signal`] applies at once. Idle is only declared from the
+//! screen after it has looked idle for `idle_settle_ms`, so a redraw between
+//! two tool calls is not a turn's end.
+//!
+//! Submodules: [`hooks`] (installing the agents' hooks, reading their
+//! events), [`prompt`] (a question's choices read off the screen),
+//! [`transcript`] (the last turn from the agent's own transcript) and
+//! [`locate`] (finding the program like the user's login shell would).
+
+pub mod hooks;
+pub mod info;
+pub mod locate;
+pub mod prompt;
+pub mod transcript;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 use telemux_proto::AgentState;
 use tokio::time::Instant;
+
+pub use hooks::Hooks;
+pub use transcript::Format;
 
 /// A profile as written in config: every field optional, so a user can
 /// override one field of a built-in profile.
@@ -51,9 +64,16 @@ pub struct AgentSpec {
     pub answer_prefix: Option<String>,
     /// Lines that are screen chrome, not part of an answer.
     pub chrome: Option<Vec<String>>,
-    /// Which hook integration to install: `"claude"` (Claude Code
-    /// `--settings` hooks) or `"none"`.
+    /// Which hook integration to install: `"claude"`, `"codex"`,
+    /// `"gemini"` (see [`hooks`]) or `"none"`.
     pub hooks: Option<String>,
+    /// Which transcript format to read the last turn from: `"claude"`,
+    /// `"codex"`, `"gemini"` or `"none"` (the screen only).
+    pub transcript: Option<String>,
+    /// Arguments that make the agent resume its last conversation in the
+    /// session's directory (`--continue`, `resume --last`).
+    #[serde(deserialize_with = "argv", default)]
+    pub resume_args: Option<Vec<String>>,
 }
 
 impl AgentSpec {
@@ -70,6 +90,8 @@ impl AgentSpec {
             answer_prefix: self.answer_prefix.or(base.answer_prefix),
             chrome: self.chrome.or(base.chrome),
             hooks: self.hooks.or(base.hooks),
+            transcript: self.transcript.or(base.transcript),
+            resume_args: self.resume_args.or(base.resume_args),
         }
     }
 }
@@ -102,8 +124,12 @@ const BOX_CHROME: &str = r"^[\s─━│┃╭╮╰╯┌┐└┘├┤┬┴�
 
 /// The profiles telemux knows without configuration.
 ///
-/// The patterns follow what these programs print as of late 2026; when an
-/// agent changes its screen, override the field in config (docs/agents.md).
+/// The patterns follow the screens of Claude Code 2.1.332 (and 2.1.197),
+/// Codex 0.171.0 and Gemini CLI 0.61.0, tested on the real programs
+/// (tests/tests/real_agents.rs); when an agent changes its screen, override
+/// the field in config (docs/agents.md). The screen is the fallback: all
+/// three report turns through hooks, and the last turn is read from their
+/// transcripts.
 pub fn builtin_specs() -> BTreeMap<String, AgentSpec> {
     let mut m = BTreeMap::new();
     m.insert(
@@ -116,23 +142,36 @@ pub fn builtin_specs() -> BTreeMap<String, AgentSpec> {
                 r"(?i)do you want to (proceed|make this edit|create|run)",
                 r"❯\s*1\.\s*Yes",
                 r"(?i)\(y/n\)",
-                r"(?i)waiting for your (input|answer)",
             ]),
-            idle: strings(&[r"^\s*│?\s*>\s", r"(?i)\? for shortcuts"]),
+            idle: strings(&[
+                r"(?i)\? for shortcuts",
+                r"(?i)shift\+tab to cycle",
+                r"^\s*❯\s*$",
+                r"^\s*│\s*>\s",
+            ]),
             idle_settle_ms: Some(700),
-            user_line: Some(r"^\s*>\s".into()),
-            answer_prefix: Some(r"^\s*⏺\s?".into()),
+            // `❯ Say hello` (older: `> Say hello`), not a choice `❯ 1. Yes`.
+            user_line: Some(r"^\s*[❯>]\s+(\D|\d+[^.\d])".into()),
+            answer_prefix: Some(r"^\s*[●⏺]\s?".into()),
             chrome: strings(&[
                 BOX_CHROME,
                 r"^\s*│.*│\s*$",
+                r"^\s*[▐▛█▜▌▝▘▀▄▟▙▗▖]{2,}",
+                r"Claude Code v\d",
                 r"(?i)\? for shortcuts",
                 r"(?i)esc to interrupt",
                 r"(?i)auto-accept edits",
                 r"(?i)bypass(ing)? permissions",
+                r"(?i)manual mode on",
                 r"(?i)context left",
-                r"^\s*[✻✽✶✳✢·]\s",
+                r"(?i)· /effort",
+                r"(?i)focus-events",
+                r"^\s*⎿",
+                r"^\s*[✻✽✶✳✢·*]\s",
             ]),
             hooks: Some("claude".into()),
+            transcript: Some("claude".into()),
+            resume_args: strings(&["--continue"]),
         },
     );
     m.insert(
@@ -140,61 +179,71 @@ pub fn builtin_specs() -> BTreeMap<String, AgentSpec> {
         AgentSpec {
             command: strings(&["codex"]),
             submit_delay_ms: Some(250),
-            working: strings(&[r"(?i)esc to interrupt", r"(?i)^\s*[•◦]?\s*working"]),
+            working: strings(&[r"(?i)esc to interrupt"]),
             waiting: strings(&[
-                r"(?i)allow (command|this)",
-                r"(?i)approve",
+                r"(?i)would you like to (run|make|apply|allow)",
+                r"(?i)press enter to confirm",
                 r"(?i)\[y/n\]",
-                r"(?i)yes, (proceed|allow)",
             ]),
-            idle: strings(&[r"^\s*[›>▌]\s", r"(?i)send\s+⏎", r"(?i)ctrl\+j newline"]),
+            idle: strings(&[
+                r"(?i)ask codex to do anything",
+                r"(?i)\? for shortcuts",
+                r"^\s*›\s*$",
+            ]),
             idle_settle_ms: Some(700),
-            user_line: Some(r"^\s*(user|›)\s*".into()),
-            answer_prefix: Some(r"^\s*(codex\s*$|•\s)".into()),
+            user_line: Some(r"^\s*›\s+\S".into()),
+            answer_prefix: Some(r"^\s*•\s".into()),
             chrome: strings(&[
                 BOX_CHROME,
                 r"(?i)esc to interrupt",
+                r"(?i)ask codex to do anything",
+                r"(?i)\? for shortcuts",
+                r"(?i)f2 to view",
+                r"(?i)^\s*worked for \d",
+                r"^\s*• (Ran|Running) ",
+                r"^\s*└",
+                r"^\s*✔ ",
+                r"OpenAI Codex \(v",
                 r"(?i)context left",
-                r"(?i)send\s+⏎",
             ]),
-            hooks: Some("none".into()),
+            hooks: Some("codex".into()),
+            transcript: Some("codex".into()),
+            resume_args: strings(&["resume", "--last"]),
         },
     );
     m.insert(
         "gemini".to_string(),
         AgentSpec {
             command: strings(&["gemini"]),
-            submit_delay_ms: Some(150),
+            // Gemini CLI drops an Enter that follows typed text too closely.
+            submit_delay_ms: Some(300),
             working: strings(&[r"(?i)esc to cancel"]),
             waiting: strings(&[
                 r"(?i)allow execution",
                 r"(?i)waiting for user confirmation",
-                r"(?i)yes, allow once",
+                r"(?i)apply this change",
             ]),
-            idle: strings(&[r"(?i)type your message", r"^\s*│?\s*>\s"]),
+            idle: strings(&[r"(?i)type your message"]),
             idle_settle_ms: Some(700),
-            user_line: Some(r"^\s*│?\s*>\s".into()),
+            user_line: Some(r"^\s*│?\s*>\s+\S".into()),
             answer_prefix: Some(r"^\s*✦\s?".into()),
             chrome: strings(&[
                 BOX_CHROME,
                 r"^\s*│.*│\s*$",
                 r"(?i)esc to cancel",
                 r"(?i)type your message",
+                r"(?i)shift\+tab to accept",
+                r"(?i)\? for shortcuts",
+                r"(?i)workspace \(/directory\)",
+                r"(?i)no sandbox",
                 r"(?i)context left",
             ]),
-            hooks: Some("none".into()),
+            hooks: Some("gemini".into()),
+            transcript: Some("gemini".into()),
+            resume_args: strings(&["--resume", "latest"]),
         },
     );
     m
-}
-
-/// Hook integrations an agent profile can ask for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Hooks {
-    /// Screen only.
-    None,
-    /// Claude Code: `--settings FILE` with UserPromptSubmit/Stop/Notification hooks.
-    Claude,
 }
 
 /// A compiled profile, ready for the node.
@@ -215,6 +264,10 @@ pub struct AgentProfile {
     chrome: Vec<Regex>,
     /// Hook integration to install when starting it.
     pub hooks: Hooks,
+    /// Transcript to read the last turn from (`None`: the screen).
+    pub transcript: Option<Format>,
+    /// Arguments that resume the last conversation.
+    pub resume_args: Vec<String>,
 }
 
 /// A profile that cannot be used, with the field at fault.
@@ -282,13 +335,24 @@ impl AgentProfile {
                 "no patterns: without them the end of a turn cannot be seen",
             ));
         }
-        let hooks = match spec.hooks.as_deref().unwrap_or("none") {
-            "none" => Hooks::None,
-            "claude" => Hooks::Claude,
+        let hooks_name = spec.hooks.as_deref().unwrap_or("none");
+        let Some(hooks) = Hooks::parse(hooks_name) else {
+            return Err(field_err(
+                "hooks",
+                &format!("unknown hook integration {hooks_name:?}; allowed: {}", Hooks::NAMES),
+            ));
+        };
+        let transcript = match spec.transcript.as_deref().unwrap_or("none") {
+            "none" => None,
+            "claude" => Some(Format::Claude),
+            "codex" => Some(Format::Codex),
+            "gemini" => Some(Format::Gemini),
             other => {
                 return Err(field_err(
-                    "hooks",
-                    &format!("unknown hook integration {other:?}; allowed: \"claude\", \"none\""),
+                    "transcript",
+                    &format!(
+                        "unknown transcript format {other:?}; allowed: \"claude\", \"codex\", \"gemini\", \"none\""
+                    ),
                 ))
             }
         };
@@ -307,6 +371,8 @@ impl AgentProfile {
                 .transpose()?,
             chrome: many("chrome", spec.chrome)?,
             hooks,
+            transcript,
+            resume_args: spec.resume_args.unwrap_or_default(),
         })
     }
 
@@ -326,6 +392,28 @@ impl AgentProfile {
         find(&self.idle).map(|line| (AgentState::Idle, line))
     }
 
+    /// The question on screen with its choices (see [`prompt`]): found at
+    /// the first row a `waiting` pattern matches, or, when that row is
+    /// itself a choice, the line above the list.
+    pub fn prompt(
+        &self,
+        rows: &[String],
+        tool: Option<String>,
+        command: Option<String>,
+    ) -> Option<prompt::ScreenPrompt> {
+        let q = rows
+            .iter()
+            .position(|r| self.waiting.iter().any(|p| p.is_match(r)))?;
+        let q = if prompt::is_choice(&rows[q]) {
+            rows[..q]
+                .iter()
+                .rposition(|r| !r.trim().is_empty() && !prompt::is_choice(r))?
+        } else {
+            q
+        };
+        prompt::read(rows, q, tool, command)
+    }
+
     fn is_chrome(&self, line: &str) -> bool {
         self.chrome.iter().any(|p| p.is_match(line))
     }
@@ -338,9 +426,9 @@ impl AgentProfile {
             .user_line
             .as_ref()
             .and_then(|u| {
-                lines
-                    .iter()
-                    .rposition(|l| u.is_match(l) && !self.idle_box_line(l))
+                lines.iter().rposition(|l| {
+                    u.is_match(l) && !self.idle_box_line(l) && !self.is_chrome(l)
+                })
             })
             .map(|i| i + 1)
             .unwrap_or(0);
@@ -380,9 +468,14 @@ impl AgentProfile {
     /// matches `user_line` but is not an echo of a prompt.
     fn idle_box_line(&self, l: &str) -> bool {
         let t = l.trim().trim_matches('│').trim();
-        t == ">" || t == "›"
+        t == ">" || t == "›" || t == "❯"
     }
 }
+
+/// How long the screen may not contradict a state the agent's hook
+/// reported: a screen drawn a moment before the hook fired (a spinner still
+/// up after `Stop`) is not a new state.
+const HOOK_HOLD: Duration = Duration::from_millis(1500);
 
 /// Turns screens and signals into state changes for one agent session.
 #[derive(Debug)]
@@ -390,6 +483,8 @@ pub struct Tracker {
     state: AgentState,
     /// A screen-derived state not yet committed, and since when it holds.
     pending: Option<(AgentState, String, Instant)>,
+    /// Until when the screen only counts if it shows a question.
+    hold_until: Option<Instant>,
 }
 
 impl Tracker {
@@ -398,6 +493,7 @@ impl Tracker {
         Tracker {
             state,
             pending: None,
+            hold_until: None,
         }
     }
 
@@ -425,6 +521,12 @@ impl Tracker {
             self.pending = None;
             return (None, None);
         }
+        if let Some(until) = self.hold_until {
+            if now < until && seen != AgentState::WaitingForInput {
+                self.pending = None;
+                return (None, Some(until));
+            }
+        }
         let settle = if seen == AgentState::Idle {
             profile.idle_settle
         } else {
@@ -447,11 +549,23 @@ impl Tracker {
     /// Applies a state the agent reported itself (hooks); returns it if new.
     pub fn signal(&mut self, state: AgentState) -> Option<AgentState> {
         self.pending = None;
-        if state == self.state || self.state == AgentState::Exited {
+        if self.state == AgentState::Exited {
+            return None;
+        }
+        self.hold_until = Some(Instant::now() + HOOK_HOLD);
+        if state == self.state {
             return None;
         }
         self.state = state;
         Some(state)
+    }
+
+    /// The process ended.
+    pub fn exited(&mut self) -> bool {
+        self.pending = None;
+        let changed = self.state != AgentState::Exited;
+        self.state = AgentState::Exited;
+        changed
     }
 }
 
@@ -463,44 +577,6 @@ pub fn parse_signal(value: &str) -> Option<(AgentState, Option<u64>)> {
         other => AgentState::parse(other)?,
     };
     Some((state, parts.next().and_then(|t| t.parse().ok())))
-}
-
-/// Claude Code settings that report turns through tmux pane options: the
-/// hook runs inside the pane (it inherits `$TMUX` and `$TMUX_PANE`), so the
-/// signal needs neither the network nor the telemux binary.
-pub fn claude_settings() -> String {
-    let hook = |state: &str| {
-        serde_json::json!([{ "hooks": [{ "type": "command",
-            "command": telemux_tmux::pane::agent_signal_command(state) }] }])
-    };
-    serde_json::json!({
-        "hooks": {
-            "UserPromptSubmit": hook("working"),
-            "Stop": hook("idle"),
-            "Notification": hook("waiting"),
-        }
-    })
-    .to_string()
-}
-
-/// Writes the hook settings for `hooks` under `state_dir`; returns the extra
-/// arguments that make the agent load them.
-pub async fn install_hooks(state_dir: &Path, hooks: Hooks) -> std::io::Result<Vec<String>> {
-    match hooks {
-        Hooks::None => Ok(Vec::new()),
-        Hooks::Claude => {
-            let dir = state_dir.join("agents");
-            tokio::fs::create_dir_all(&dir).await?;
-            let path: PathBuf = dir.join("claude-settings.json");
-            let tmp = dir.join(format!(".claude-settings.{}.tmp", std::process::id()));
-            tokio::fs::write(&tmp, claude_settings()).await?;
-            tokio::fs::rename(&tmp, &path).await?;
-            Ok(vec![
-                "--settings".to_string(),
-                path.to_string_lossy().into_owned(),
-            ])
-        }
-    }
 }
 
 #[cfg(test)]

@@ -136,6 +136,7 @@ impl Node {
             server_pid: Default::default(),
             lost: Default::default(),
             server_lost: Notify::new(),
+            login_path: Default::default(),
         });
         server::remember(&shared).await;
         tracing::info!(computer = %computer, socket = %shared.cfg.tmux_socket, "node starting");

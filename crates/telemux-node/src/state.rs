@@ -35,6 +35,8 @@ pub(crate) struct WatcherHandle {
     pub agent: String,
     /// The agent's state changes as the watcher publishes them (agent sessions).
     pub agent_changes: Option<watch::Receiver<AgentState>>,
+    /// What the watcher knows about the agent (agent sessions).
+    pub agent_info: Option<crate::agent::info::SharedInfo>,
     /// Orders input into the session (see [`InputGate`]).
     pub input: Arc<InputGate>,
     /// Pid of the tmux server the session lived on when it was watched.
@@ -201,6 +203,8 @@ pub(crate) struct Shared {
     pub lost: Mutex<Vec<(Option<u32>, String)>>,
     /// Poked by a watcher that found its tmux server gone.
     pub server_lost: Notify,
+    /// The user's login-shell PATH, for finding agent programs (asked once).
+    pub login_path: crate::agent::locate::LoginPath,
 }
 
 impl Shared {

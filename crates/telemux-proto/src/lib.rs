@@ -7,6 +7,7 @@
 //! boundary is defined here and nowhere else, so that a node and a gateway of
 //! adjacent versions agree on the bytes.
 
+pub mod agent;
 pub mod auth;
 pub mod envelope;
 pub mod error;
@@ -16,6 +17,7 @@ pub mod limits;
 pub mod messages;
 pub mod names;
 
+pub use agent::{AgentPrompt, PromptChoice, ToolCall, Turn, Usage};
 pub use auth::{AuthError, MeshKey, ReplayGuard};
 pub use envelope::{now_ms, Envelope, Message, PROTOCOL_VERSION};
 pub use error::ProtoError;

@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{ComputerName, Message};
+use crate::{AgentPrompt, ComputerName, Message, Turn, Usage};
 
 /// What a node says about itself in the registry (and heartbeats).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -143,6 +143,12 @@ pub struct SessionInfo {
     /// Since when the agent is in `agent_state` (ms since epoch).
     #[serde(default)]
     pub agent_since_ms: Option<u64>,
+    /// The question the agent waits on, while `agent_state` is `waiting_for_input`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_prompt: Option<AgentPrompt>,
+    /// Tokens the agent's last turn used (from its transcript).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_usage: Option<Usage>,
 }
 
 /// A request to a node, sent on its command stream.
@@ -181,6 +187,19 @@ pub enum Op {
         /// Agent profile to start (its command, unless `command` is given).
         #[serde(default)]
         agent: Option<String>,
+        /// With `agent`: resume the agent's last conversation in `cwd`
+        /// instead of starting a new one.
+        #[serde(default)]
+        resume: bool,
+    },
+    /// Answer the question an agent session waits on by one of the prompt's
+    /// own choices (its number or label). `prompt_id`, when given, must be
+    /// the id of the prompt still shown, or the answer is refused as stale.
+    Answer {
+        session: String,
+        choice: String,
+        #[serde(default)]
+        prompt_id: Option<String>,
     },
     /// Type text literally; `enter` sends Enter afterwards.
     SendText {
@@ -229,6 +248,9 @@ pub enum ErrorCode {
     Exists,
     /// tmux refused or failed.
     Tmux,
+    /// An answer to an agent's question that is no longer shown (answered
+    /// already, or replaced by another question).
+    Stale,
     /// Something else failed on the node.
     Internal,
 }
@@ -261,6 +283,14 @@ pub enum ReplyBody {
     },
     /// Answer to `Read`.
     Screen { text: String },
+    /// Answer to `Read` with `last_turn`: the agent's answer and its tools.
+    Turn(Turn),
+    /// Answer to `Answer`: the choice selected, and the question it answered.
+    Answered {
+        number: u32,
+        label: String,
+        question: String,
+    },
     /// Failure with a user-facing message.
     Error { code: ErrorCode, message: String },
 }
@@ -311,8 +341,17 @@ pub enum OutputEvent {
     /// The session is gone from tmux (killed, or its pane closed).
     SessionClosed { reason: String },
     /// An agent session changed state; `detail` says what showed it (the
-    /// question asked, or which signal).
-    AgentState { state: AgentState, detail: String },
+    /// question asked, or which signal). `prompt`: the question and its
+    /// choices, when the new state is `waiting_for_input` and they could be
+    /// read; `source`: `hook` or `screen`.
+    AgentState {
+        state: AgentState,
+        detail: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        prompt: Option<AgentPrompt>,
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        source: String,
+    },
     /// Output was lost between `from_seq` and `to_seq` (overflow or restart).
     Gap {
         from_seq: u64,

@@ -66,6 +66,9 @@ pub enum Command {
         /// Start an AI coding agent from that computer's profile (claude, codex, gemini, ...).
         #[arg(long)]
         agent: Option<String>,
+        /// With --agent: resume the agent's last conversation in that directory.
+        #[arg(long, requires = "agent")]
+        resume: bool,
         /// Command to run instead of the login shell.
         #[arg(last = true)]
         command: Vec<String>,
@@ -104,6 +107,15 @@ pub enum Command {
         /// Agent sessions: only the agent's last answer, without the screen around it.
         #[arg(long, conflicts_with = "raw")]
         last_turn: bool,
+    },
+    /// Answer the question an agent waits on with one of its own choices.
+    Answer {
+        /// computer/session.
+        #[arg(allow_hyphen_values = true)]
+        session: String,
+        /// The choice's number (1) or label (Yes, or a unique start of one).
+        /// Without it, prints the question and its choices.
+        choice: Option<String>,
     },
     /// Print output deltas and exit events; --follow keeps going until the session exits.
     Tail {

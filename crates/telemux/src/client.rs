@@ -73,10 +73,11 @@ async fn execute(mesh: &Mesh, cmd: Command, json: bool, cfg: &Config) -> Result<
             target,
             cwd,
             agent,
+            resume,
             command,
         } => {
             let command = (!command.is_empty()).then_some(command);
-            let c = mesh.new_session(&target, cwd, command, agent).await?;
+            let c = mesh.new_session(&target, cwd, command, agent, resume).await?;
             if json {
                 outln!(
                     "{}",
@@ -100,19 +101,55 @@ async fn execute(mesh: &Mesh, cmd: Command, json: bool, cfg: &Config) -> Result<
         }
         Command::Read {
             session,
+            last_turn: true,
+            ..
+        } => {
+            let turn = mesh.last_turn(&session).await?;
+            if json {
+                outln!("{}", json!(turn));
+            } else {
+                outln!("{}", turn.text);
+            }
+        }
+        Command::Read {
+            session,
             lines,
             raw,
-            last_turn,
+            last_turn: false,
         } => {
-            let text = if last_turn {
-                mesh.read_last_turn(&session).await?
-            } else {
-                mesh.read(&session, lines, raw).await?
-            };
+            let text = mesh.read(&session, lines, raw).await?;
             if json {
                 outln!("{}", json!({ "text": text }));
             } else {
                 outln!("{text}");
+            }
+        }
+        Command::Answer { session, choice } => {
+            let Some(choice) = choice else {
+                match mesh.agent_prompt(&session).await? {
+                    Some(p) if json => outln!("{}", json!(p)),
+                    Some(p) => {
+                        outln!("{}", p.question);
+                        for c in &p.choices {
+                            outln!("  {}. {}", c.number, c.label);
+                        }
+                    }
+                    None => {
+                        return Err(MeshError::NotFound(format!(
+                            "{session} is not asking anything now"
+                        )))
+                    }
+                }
+                return Ok(0);
+            };
+            let a = mesh.answer(&session, &choice, None).await?;
+            if json {
+                outln!(
+                    "{}",
+                    json!({"session": format!("{}/{}", a.computer, a.session), "number": a.number, "label": a.label, "question": a.question})
+                );
+            } else {
+                outln!("{}/{}: chose {}. {} ({})", a.computer, a.session, a.number, a.label, a.question);
             }
         }
         Command::Kill { session } => {

@@ -146,7 +146,7 @@ impl Fixture {
         command: Option<Vec<String>>,
     ) -> Result<Created> {
         self.mesh
-            .new_session(&format!("{computer}/{name}"), None, command, None)
+            .new_session(&format!("{computer}/{name}"), None, command, None, false)
             .await
             .map_err(|e| anyhow!("creating {computer}/{name}: {e}"))
     }

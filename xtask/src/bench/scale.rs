@@ -44,7 +44,7 @@ pub async fn run(cfg: &Config, report: &mut Report) -> Result<()> {
         let (mesh, n, per) = (f.mesh.clone(), n.clone(), cfg.scale_sessions);
         set.spawn(async move {
             for j in 0..per {
-                mesh.new_session(&format!("{n}/s{j:02}"), None, None, None)
+                mesh.new_session(&format!("{n}/s{j:02}"), None, None, None, false)
                     .await
                     .map_err(|e| anyhow!("creating {n}/s{j:02}: {e}"))?;
             }

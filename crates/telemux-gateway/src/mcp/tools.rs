@@ -168,6 +168,7 @@ impl McpServer {
                         p.cwd.clone(),
                         command,
                         p.agent.clone().filter(|a| !a.trim().is_empty()),
+                        false,
                     )
                     .await?;
                 let out = StartedOut {

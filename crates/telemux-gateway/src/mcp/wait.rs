@@ -393,7 +393,7 @@ pub async fn wait(
                         &reader,
                     ));
                 }
-                OutputEvent::AgentState { state, detail } => {
+                OutputEvent::AgentState { state, detail, .. } => {
                     agent_now = Some(*state);
                     if until.wants_agent(*state) {
                         let happened = Happened::Agent {

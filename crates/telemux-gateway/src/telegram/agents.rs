@@ -40,7 +40,7 @@ pub async fn start(
     }
     let created = bot
         .mesh
-        .new_session(target, dir, None, Some(agent.to_string()))
+        .new_session(target, dir, None, Some(agent.to_string()), false)
         .await?;
     topics::announce(bot, here, created, &format!("{agent} in ")).await;
     Ok(())

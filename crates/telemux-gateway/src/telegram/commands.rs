@@ -314,7 +314,7 @@ async fn new_session(bot: &Arc<Bot>, here: Here, args: &str) -> Result<(), Comma
     }
     let created = bot
         .mesh
-        .new_session(target, dir, command.map(|c| vec![c]), None)
+        .new_session(target, dir, command.map(|c| vec![c]), None, false)
         .await?;
     topics::announce(bot, here, created, "").await;
     Ok(())

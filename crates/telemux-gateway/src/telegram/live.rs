@@ -301,7 +301,7 @@ impl Live {
             } => self.note(&format!(
                 "[telemux: output records {from_seq}..{to_seq} were lost]"
             )),
-            OutputEvent::AgentState { state, detail } => self.set_agent(*state, detail),
+            OutputEvent::AgentState { state, detail, .. } => self.set_agent(*state, detail),
         }
     }
 

@@ -252,7 +252,7 @@ async fn watch(
         });
         for (_, rec) in &batch.entries {
             if let Ok(r) = rec {
-                if let OutputEvent::AgentState { state, detail } = &r.event {
+                if let OutputEvent::AgentState { state, detail, .. } = &r.event {
                     let now = tokio::time::Instant::now().into_std();
                     if let Some(html) =
                         notifier.on_record(&addr, *state, detail, r.ts_ms, now_ms(), now)

@@ -8,7 +8,8 @@ use std::time::Duration;
 use telemux_proto::{limits, names, now_ms, AgentState, ErrorCode, SessionName};
 use telemux_tmux::{wrap, wrap_with_stdin, NewSession};
 
-use crate::agent::{install_hooks, AgentProfile};
+use super::agent_launch;
+use crate::agent::AgentProfile;
 use crate::error::OpError;
 use crate::run_stdin::{self, Stdin};
 use crate::session::{self, Origin};
@@ -89,6 +90,16 @@ fn default_name(command: Option<&Vec<String>>, taken: &[String]) -> String {
         .expect("some name is free")
 }
 
+/// How a session's command is started, besides what it is.
+pub(crate) struct Launch {
+    /// Where its stdin comes from.
+    pub stdin: Stdin,
+    /// A `run`'s time limit.
+    pub run_timeout: Option<Duration>,
+    /// An agent resumes its last conversation.
+    pub resume: bool,
+}
+
 /// Creates a session (held on a placeholder until watched), then starts the
 /// real command in it, reading `stdin`. Returns the name and the output cursor.
 pub(crate) async fn create(
@@ -97,22 +108,19 @@ pub(crate) async fn create(
     cwd: Option<String>,
     command: Option<Vec<String>>,
     agent: Option<Arc<AgentProfile>>,
-    stdin: Stdin,
-    run_timeout: Option<Duration>,
+    launch: Launch,
 ) -> Result<(String, String), OpError> {
+    let Launch {
+        stdin,
+        run_timeout,
+        resume,
+    } = launch;
+    let mut agent_env = Vec::new();
     let command = match (&agent, command) {
         (_, Some(c)) => Some(c),
         (Some(a), None) => {
-            let mut argv = a.command.clone();
-            let extra = install_hooks(&shared.cfg.state_dir, a.hooks)
-                .await
-                .map_err(|e| {
-                    OpError::new(
-                        ErrorCode::Internal,
-                        format!("cannot write the {} hook settings: {e}", a.name),
-                    )
-                })?;
-            argv.extend(extra);
+            let (argv, env) = agent_launch::argv(shared, a, resume).await?;
+            agent_env = env;
             Some(argv)
         }
         (None, None) => None,
@@ -209,6 +217,7 @@ pub(crate) async fn create(
         Some(c) => (c, Vec::new()),
         None => (shared.shell.argv.clone(), shared.shell.env.clone()),
     };
+    env.extend(agent_env);
     env.push(("TELEMUX_COMPUTER".into(), shared.cfg.computer.to_string()));
     env.push(("TELEMUX_SESSION".into(), name.to_string()));
     // The wrapper holds the command until the watcher is attached, so its

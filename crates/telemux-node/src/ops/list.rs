@@ -5,6 +5,7 @@ use std::sync::Arc;
 use telemux_proto::{SessionInfo, SessionState};
 use telemux_tmux::pane::parse_agent_state as agent_state;
 
+use crate::agent::info;
 use crate::error::OpError;
 use crate::state::Shared;
 
@@ -15,7 +16,13 @@ pub(crate) async fn list(shared: &Arc<Shared>) -> Result<Vec<SessionInfo>, OpErr
         .list()
         .await?
         .into_iter()
-        .map(|p| SessionInfo {
+        .map(|p| {
+            let info = shared
+                .sessions
+                .with_handle(&p.session.key(), |h| h.agent_info.clone())
+                .flatten()
+                .map(|i| info::snapshot(&i));
+            SessionInfo {
             computer: shared.cfg.computer.to_string(),
             name: p.session.to_string(),
             command: p.command.clone(),
@@ -31,7 +38,9 @@ pub(crate) async fn list(shared: &Arc<Shared>) -> Result<Vec<SessionInfo>, OpErr
             agent: (!p.agent.is_empty()).then(|| p.agent.clone()),
             agent_state: agent_state(&p.agent_state).map(|(s, _)| s),
             agent_since_ms: agent_state(&p.agent_state).map(|(_, t)| t),
-        })
+            agent_prompt: info.as_ref().and_then(|i| i.prompt.as_ref().map(|s| s.prompt.clone())),
+            agent_usage: info.and_then(|i| i.usage),
+        }})
         .collect();
     out.sort_by_key(|s| s.name.to_ascii_lowercase());
     Ok(out)

@@ -5,6 +5,8 @@
 //! naming rule, text and key counts against limits, keys against the known
 //! list. Text is always typed literally.
 
+mod agent_launch;
+mod answer;
 mod create;
 mod input;
 mod kill;
@@ -30,10 +32,16 @@ pub(crate) async fn execute(shared: &Arc<Shared>, op: Op) -> Result<ReplyBody, O
             cwd,
             command,
             agent,
+            resume,
         } => {
             let agent = agent.map(|a| create::profile(shared, &a)).transpose()?;
+            let launch = create::Launch {
+                stdin: Stdin::Terminal,
+                run_timeout: None,
+                resume,
+            };
             let (session, cursor) =
-                create::create(shared, name, cwd, command, agent, Stdin::Terminal, None).await?;
+                create::create(shared, name, cwd, command, agent, launch).await?;
             Ok(ReplyBody::Created { session, cursor })
         }
         Op::Run {
@@ -55,5 +63,10 @@ pub(crate) async fn execute(shared: &Arc<Shared>, op: Op) -> Result<ReplyBody, O
             last_turn,
         } => read::read_op(shared, &session, lines, raw, last_turn).await,
         Op::Kill { session } => kill::kill(shared, &session).await,
+        Op::Answer {
+            session,
+            choice,
+            prompt_id,
+        } => answer::answer_op(shared, &session, choice, prompt_id).await,
     }
 }

@@ -1,10 +1,12 @@
-//! `read`: a session's screen and scrollback, or an agent's last answer.
+//! `read`: a session's screen and scrollback, or an agent's last answer
+//! (from its transcript where it keeps one, else from the screen).
 
 use std::sync::Arc;
 
-use telemux_proto::{limits, ErrorCode, ReplyBody};
+use telemux_proto::{limits, ErrorCode, ReplyBody, Turn};
 
 use super::target::{targeted, Target};
+use crate::agent::{info, transcript};
 use crate::error::OpError;
 use crate::state::Shared;
 
@@ -41,6 +43,16 @@ async fn read(
                 ),
             ));
         };
+        // The agent's own record first: exact text, tools and usage.
+        let known = t.agent_info.as_ref().map(info::snapshot);
+        if let (Some(format), Some(path)) = (
+            profile.transcript,
+            known.as_ref().and_then(|i| i.transcript.clone()),
+        ) {
+            if let Some(turn) = transcript::last_turn(format, &path).await {
+                return Ok(ReplyBody::Turn(turn));
+            }
+        }
         // A turn may be long: look further back than the screen.
         let text = shared
             .tmux
@@ -50,9 +62,12 @@ async fn read(
                 false,
             )
             .await?;
-        return Ok(ReplyBody::Screen {
+        return Ok(ReplyBody::Turn(Turn {
             text: profile.last_turn(&text),
-        });
+            tools: Vec::new(),
+            usage: None,
+            source: "screen".into(),
+        }));
     }
     let text = shared
         .tmux

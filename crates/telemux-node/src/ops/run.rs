@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use telemux_proto::{limits, ErrorCode, ReplyBody};
 
-use super::create::create;
+use super::create::{create, Launch};
 use crate::error::OpError;
 use crate::run_stdin::Stdin;
 use crate::state::Shared;
@@ -36,15 +36,11 @@ pub(crate) async fn run(
     };
     let name = format!("run-{}", &uuid::Uuid::now_v7().simple().to_string()[24..]);
     let timeout = Duration::from_millis(timeout_ms.max(1));
-    let (session, cursor) = create(
-        shared,
-        Some(name),
-        cwd,
-        Some(command),
-        None,
+    let launch = Launch {
         stdin,
-        Some(timeout),
-    )
-    .await?;
+        run_timeout: Some(timeout),
+        resume: false,
+    };
+    let (session, cursor) = create(shared, Some(name), cwd, Some(command), None, launch).await?;
     Ok(ReplyBody::Created { session, cursor })
 }

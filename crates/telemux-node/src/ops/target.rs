@@ -8,6 +8,7 @@ use std::sync::Arc;
 use telemux_proto::{names, AgentState, ErrorCode, ReplyBody, SessionName};
 use tokio::sync::watch;
 
+use crate::agent::info::SharedInfo;
 use crate::error::OpError;
 use crate::state::{InputGate, Shared, WatcherHandle};
 
@@ -21,6 +22,8 @@ pub(crate) struct Target {
     pub agent_changes: Option<watch::Receiver<AgentState>>,
     /// The watcher's input gate, when the session is watched.
     pub input: Option<Arc<InputGate>>,
+    /// What the watcher knows about the agent, when one is watched.
+    pub agent_info: Option<SharedInfo>,
 }
 
 impl Target {
@@ -74,6 +77,7 @@ impl From<&WatcherHandle> for Target {
             agent: h.agent.clone(),
             agent_changes: h.agent_changes.clone(),
             input: Some(h.input.clone()),
+            agent_info: h.agent_info.clone(),
         }
     }
 }
@@ -98,6 +102,7 @@ async fn existing(shared: &Arc<Shared>, session: &str) -> Result<Target, OpError
                 agent: p.agent.clone(),
                 agent_changes: None,
                 input: None,
+                agent_info: None,
             }),
         );
     }

@@ -1,16 +1,43 @@
-//! Agent-state tracking for an agent session: looks at the screen after
-//! output settles, applies the agent's own hook signals, and publishes each
-//! change (to the stream, to tmux, and to ops waiting on one).
+//! Agent-state tracking for an agent session: applies the agent's own hook
+//! events, looks at the screen after output settles, reads the question and
+//! its choices when the agent asks one, and publishes each change (to the
+//! stream, to tmux, to ops waiting on one, and to the shared [`AgentInfo`]).
+//!
+//! [`AgentInfo`]: crate::agent::info::AgentInfo
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use telemux_proto::{now_ms, AgentState, OutputEvent};
+use telemux_proto::{now_ms, AgentPrompt, AgentState, OutputEvent};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::output::Output;
 use super::publish::Publisher;
-use crate::agent::{parse_signal, AgentProfile, Tracker};
+use crate::agent::hooks::{EventReader, HookEvent};
+use crate::agent::info::{self, SharedInfo};
+use crate::agent::{parse_signal, transcript, AgentProfile, Tracker};
+
+/// How long a question reported by a hook may take to appear on screen
+/// before it is published without its choices.
+const PROMPT_DRAW_WAIT: Duration = Duration::from_millis(1500);
+
+/// `source` of a change an agent's hook reported.
+const HOOK: &str = "hook";
+
+/// `source` of a change read off the screen (or the process ending).
+const SCREEN: &str = "screen";
+
+/// How often the screen is looked at while waiting for that.
+const PROMPT_LOOK: Duration = Duration::from_millis(100);
+
+/// A question a hook reported, not yet published because its choices are
+/// not on screen yet.
+struct PendingQuestion {
+    tool: Option<String>,
+    command: Option<String>,
+    give_up_at: Instant,
+}
 
 /// State tracking of an agent session (see [`crate::agent`]).
 pub(super) struct AgentWatch {
@@ -22,16 +49,23 @@ pub(super) struct AgentWatch {
     signal_seen: String,
     /// The last published state; every change notifies ops waiting on one.
     changes: watch::Sender<AgentState>,
+    /// The agent's hook events.
+    events: EventReader,
+    /// What ops may ask about the agent.
+    pub info: SharedInfo,
+    question: Option<PendingQuestion>,
 }
 
 impl AgentWatch {
     /// Tracking that starts in `state`, with hook signal `signal_seen`
-    /// already applied; the screen is first looked at `look_at`.
+    /// already applied and the events of `events` read from its start; the
+    /// screen is first looked at `look_at`.
     pub fn new(
         profile: Arc<AgentProfile>,
         state: AgentState,
         look_at: Instant,
         signal_seen: String,
+        events: EventReader,
     ) -> AgentWatch {
         AgentWatch {
             profile,
@@ -39,6 +73,9 @@ impl AgentWatch {
             look_at: Some(look_at),
             signal_seen,
             changes: watch::Sender::new(state),
+            events,
+            info: SharedInfo::default(),
+            question: None,
         }
     }
 
@@ -47,24 +84,131 @@ impl AgentWatch {
         self.changes.subscribe()
     }
 
+    /// Reads the events an adopted session's hooks wrote before this node
+    /// watched it, for what they tell (the transcript), not as changes.
+    pub async fn catch_up(&mut self) {
+        for ev in self.events.read_new().await {
+            self.remember(&ev);
+        }
+    }
+
+    /// Forgets events of an earlier pane with the same id (a new session).
+    pub async fn start_fresh(&mut self) {
+        self.events.remove().await;
+    }
+
+    /// The session is gone: its event file goes too.
+    pub async fn closed(&mut self) {
+        self.events.remove().await;
+    }
+
     /// Applies a new hook signal value from the pane, if it changed.
     pub async fn on_signal(&mut self, signal: &str, out: &mut Output, p: &mut Publisher) {
-        if signal != self.signal_seen {
-            self.signal_seen = signal.to_string();
+        if signal == self.signal_seen {
+            return;
+        }
+        self.signal_seen = signal.to_string();
+        let events = self.events.read_new().await;
+        if events.is_empty() {
+            // A hook of the user's own writing the plain "STATE MS" form.
             if let Some((state, _)) = parse_signal(signal) {
                 if self.tracker.signal(state).is_some() {
-                    let detail = self.hook_detail(p, state).await;
-                    self.changed(out, p, state, detail).await;
+                    let detail = "reported by the agent's hook".into();
+                    self.changed(out, p, state, detail, None, HOOK).await;
                 }
+            }
+            return;
+        }
+        for ev in events {
+            self.on_event(ev, out, p).await;
+        }
+    }
+
+    /// Takes what a hook event tells besides a state.
+    fn remember(&mut self, ev: &HookEvent) {
+        let transcript = ev.str("transcript_path").filter(|t| !t.is_empty());
+        let tool = match ev.name.as_str() {
+            "PreToolUse" | "PermissionRequest" | "BeforeTool" => ev.str("tool_name").map(|t| {
+                let cmd = ev
+                    .payload
+                    .pointer("/tool_input/command")
+                    .and_then(|c| c.as_str())
+                    .map(str::to_string);
+                (t.to_string(), cmd)
+            }),
+            _ => None,
+        };
+        info::update(&self.info, |i| {
+            if let Some(t) = transcript {
+                i.transcript = Some(t.into());
+            }
+            if tool.is_some() {
+                i.hook_tool = tool;
+            }
+        });
+    }
+
+    async fn on_event(&mut self, ev: HookEvent, out: &mut Output, p: &mut Publisher) {
+        self.remember(&ev);
+        tracing::debug!(computer = %p.shared.cfg.computer, session = %p.name, event = %ev.name, "agent hook");
+        let Some(state) = ev.state() else {
+            return;
+        };
+        let detail = format!("hook {}", ev.name);
+        match state {
+            AgentState::WaitingForInput => {
+                if self.tracker.state() == AgentState::WaitingForInput {
+                    return;
+                }
+                // The dialog is drawn just after the hook runs: publish once
+                // its choices can be read (or after a while without them).
+                let (tool, command) = info::snapshot(&self.info).hook_tool.unzip();
+                self.question = Some(PendingQuestion {
+                    tool,
+                    command: command.flatten(),
+                    give_up_at: Instant::now() + PROMPT_DRAW_WAIT,
+                });
+                self.look_at = Some(Instant::now());
+            }
+            AgentState::Idle => {
+                self.question = None;
+                if self.tracker.signal(state).is_some() {
+                    self.turn_usage().await;
+                    self.changed(out, p, state, detail, None, HOOK).await;
+                }
+            }
+            _ => {
+                self.question = None;
+                if self.tracker.signal(state).is_some() {
+                    self.changed(out, p, state, detail, None, HOOK).await;
+                }
+            }
+        }
+    }
+
+    /// Reads the finished turn's token usage from the transcript.
+    async fn turn_usage(&mut self) {
+        let i = info::snapshot(&self.info);
+        if let (Some(format), Some(path)) = (self.profile.transcript, i.transcript) {
+            if let Some(turn) = transcript::last_turn(format, &path).await {
+                info::update(&self.info, |i| i.usage = turn.usage);
             }
         }
     }
 
     /// The process ended: publishes `Exited` unless it was already.
     pub async fn on_exit(&mut self, out: &mut Output, p: &mut Publisher, status: i32) {
-        if self.tracker.signal(AgentState::Exited).is_some() {
-            self.changed(out, p, AgentState::Exited, format!("exit status {status}"))
-                .await;
+        self.question = None;
+        if self.tracker.exited() {
+            self.changed(
+                out,
+                p,
+                AgentState::Exited,
+                format!("exit status {status}"),
+                None,
+                SCREEN,
+            )
+            .await;
         }
     }
 
@@ -81,28 +225,58 @@ impl AgentWatch {
                 return;
             }
         };
+        if let Some(q) = &self.question {
+            let read = self.profile.prompt(&rows, q.tool.clone(), q.command.clone());
+            if read.is_some() || Instant::now() >= q.give_up_at {
+                let q = self.question.take().expect("checked above");
+                let detail = read
+                    .as_ref()
+                    .map(|r| r.prompt.question.clone())
+                    .or(q.command.clone())
+                    .unwrap_or_else(|| "hook PermissionRequest".into());
+                self.tracker.signal(AgentState::WaitingForInput);
+                self.publish_question(out, p, detail, read, HOOK).await;
+            } else {
+                self.look_at = Some(Instant::now() + PROMPT_LOOK);
+            }
+            return;
+        }
         let (change, again) = self.tracker.observe(&self.profile, &rows, Instant::now());
         self.look_at = again;
-        if let Some((state, line)) = change {
-            self.changed(out, p, state, line).await;
+        match change {
+            Some((AgentState::WaitingForInput, line)) => {
+                let hook = info::snapshot(&self.info).hook_tool;
+                let (tool, command) = hook.unzip();
+                let read = self.profile.prompt(&rows, tool, command.flatten());
+                self.publish_question(out, p, line, read, SCREEN).await;
+            }
+            Some((state, line)) => self.changed(out, p, state, line, None, SCREEN).await,
+            None if self.tracker.state() == AgentState::WaitingForInput => {
+                // Another question right after the first: same state, new prompt.
+                let shown = info::snapshot(&self.info).prompt.map(|s| s.prompt.id);
+                if let Some(read) = self.profile.prompt(&rows, None, None) {
+                    if shown.as_deref() != Some(read.prompt.id.as_str()) {
+                        let line = read.prompt.question.clone();
+                        self.publish_question(out, p, line, Some(read), SCREEN).await;
+                    }
+                }
+            }
+            None => {}
         }
     }
 
-    /// The `detail` of a state an agent's hook reported: for a question, the
-    /// line on screen that asks it (what a notification should quote), since
-    /// the hook itself does not say; otherwise where the state came from.
-    async fn hook_detail(&self, p: &Publisher, state: AgentState) -> String {
-        let from_hook = "reported by the agent's hook".to_string();
-        if state != AgentState::WaitingForInput {
-            return from_hook;
-        }
-        match p.shared.tmux.capture_screen(&p.name).await {
-            Ok(rows) => match self.profile.classify(&rows) {
-                Some((AgentState::WaitingForInput, line)) => line,
-                _ => from_hook,
-            },
-            Err(_) => from_hook,
-        }
+    async fn publish_question(
+        &mut self,
+        out: &mut Output,
+        p: &mut Publisher,
+        detail: String,
+        read: Option<crate::agent::prompt::ScreenPrompt>,
+        source: &'static str,
+    ) {
+        let prompt = read.as_ref().map(|r| r.prompt.clone());
+        info::update(&self.info, |i| i.prompt = read);
+        self.changed(out, p, AgentState::WaitingForInput, detail, prompt, source)
+            .await;
     }
 
     /// Publishes an agent state change and remembers it in tmux, so `sessions`
@@ -113,8 +287,16 @@ impl AgentWatch {
         p: &mut Publisher,
         state: AgentState,
         detail: String,
+        prompt: Option<AgentPrompt>,
+        source: &'static str,
     ) {
-        tracing::info!(computer = %p.shared.cfg.computer, session = %p.name, %state, %detail, "agent state");
+        tracing::info!(computer = %p.shared.cfg.computer, session = %p.name, %state, %detail, source, "agent state");
+        if state != AgentState::WaitingForInput {
+            info::update(&self.info, |i| {
+                i.prompt = None;
+                i.hook_tool = None;
+            });
+        }
         // Output shown before the change belongs before it in the stream.
         out.drain(p, Some(&mut self.look_at)).await;
         if let Err(e) = p
@@ -125,7 +307,15 @@ impl AgentWatch {
         {
             tracing::debug!(session = %p.name, error = %e, "could not store agent state");
         }
-        p.emit(OutputEvent::AgentState { state, detail }, None);
+        p.emit(
+            OutputEvent::AgentState {
+                state,
+                detail,
+                prompt,
+                source: source.into(),
+            },
+            None,
+        );
         self.changes.send_replace(state);
         p.flush().await;
     }

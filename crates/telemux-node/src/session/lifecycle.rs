@@ -214,7 +214,13 @@ impl Lifecycle {
         } else {
             "killed"
         };
-        out.drain(p, agent.map(|a| &mut a.look_at)).await;
+        match agent {
+            Some(a) => {
+                out.drain(p, Some(&mut a.look_at)).await;
+                a.closed().await;
+            }
+            None => out.drain(p, None).await,
+        }
         p.emit(
             OutputEvent::SessionClosed {
                 reason: reason.into(),

@@ -34,6 +34,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use self::agent::AgentWatch;
+use crate::agent::hooks::EventReader;
 use self::lifecycle::Lifecycle;
 use self::outbox::Outbox;
 use self::output::{Output, AGENT_LOOK};
@@ -110,7 +111,7 @@ pub(crate) async fn start(
     };
     let mut renderer = Renderer::new();
     renderer.set_alternate_screen(pane.alternate_on);
-    let agent = shared.cfg.agents.get(&pane.agent).map(|profile| {
+    let mut agent = shared.cfg.agents.get(&pane.agent).map(|profile| {
         let resumed = telemux_tmux::pane::parse_agent_state(&pane.agent_state).map(|(s, _)| s);
         let state = resumed.unwrap_or(AgentState::Starting);
         AgentWatch::new(
@@ -119,8 +120,15 @@ pub(crate) async fn start(
             // An adopted agent may have changed state while nobody watched.
             Instant::now() + AGENT_LOOK,
             pane.agent_signal.clone(),
+            EventReader::new(&shared.cfg.state_dir, &pane.pane_id),
         )
     });
+    if let Some(a) = &mut agent {
+        match origin {
+            Origin::Created => a.start_fresh().await,
+            Origin::Adopted => a.catch_up().await,
+        }
+    }
 
     let check = Arc::new(Notify::new());
     let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
@@ -133,6 +141,7 @@ pub(crate) async fn start(
             name: name.clone(),
             agent: pane.agent.clone(),
             agent_changes: agent.as_ref().map(|a| a.subscribe()),
+            agent_info: agent.as_ref().map(|a| a.info.clone()),
             input: Arc::default(),
             server_pid,
         },
@@ -168,6 +177,8 @@ pub(crate) async fn start(
             OutputEvent::AgentState {
                 state: AgentState::Starting,
                 detail,
+                prompt: None,
+                source: String::new(),
             },
             None,
         );

@@ -137,6 +137,8 @@ fn agent_state_is_a_status_line_on_the_active_message() {
     l.apply(&OutputEvent::AgentState {
         state: AgentState::Starting,
         detail: "claude started".into(),
+        prompt: None,
+        source: String::new(),
     });
     let mut n = 0;
     let calls = drain(&mut l, &mut n);
@@ -149,6 +151,8 @@ fn agent_state_is_a_status_line_on_the_active_message() {
     l.apply(&OutputEvent::AgentState {
         state: AgentState::WaitingForInput,
         detail: "Do <you> want & proceed?".into(),
+        prompt: None,
+        source: String::new(),
     });
     let calls = drain(&mut l, &mut n);
     assert_eq!(calls.len(), 1, "one edit of the same message");
@@ -169,6 +173,8 @@ fn agent_state_is_a_status_line_on_the_active_message() {
     l.apply(&OutputEvent::AgentState {
         state: AgentState::Idle,
         detail: String::new(),
+        prompt: None,
+        source: String::new(),
     });
     let calls = drain(&mut l, &mut n);
     assert_eq!(calls.len(), 1);

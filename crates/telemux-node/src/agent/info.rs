@@ -1,0 +1,39 @@
+//! What the watcher of an agent session knows beyond its state, shared with
+//! the operations that need it (`answer`, `read --last-turn`, `sessions`):
+//! the question on screen, the agent's transcript, the last turn's usage.
+//!
+//! A plain mutex: it is only held to copy a field in or out, never across
+//! an await.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use telemux_proto::Usage;
+
+use super::prompt::ScreenPrompt;
+
+/// See the module docs.
+#[derive(Debug, Default, Clone)]
+pub struct AgentInfo {
+    /// The question the agent waits on, as last published.
+    pub prompt: Option<ScreenPrompt>,
+    /// The tool and command of the permission the agent's hook asked about.
+    pub hook_tool: Option<(String, Option<String>)>,
+    /// The agent's transcript file, from its hooks' `transcript_path`.
+    pub transcript: Option<PathBuf>,
+    /// Tokens used by the last finished turn.
+    pub usage: Option<Usage>,
+}
+
+/// [`AgentInfo`] shared between a watcher and operations.
+pub type SharedInfo = Arc<Mutex<AgentInfo>>;
+
+/// A copy of the info (a poisoned lock still holds usable data).
+pub fn snapshot(info: &SharedInfo) -> AgentInfo {
+    info.lock().unwrap_or_else(|p| p.into_inner()).clone()
+}
+
+/// Changes the info in place.
+pub fn update(info: &SharedInfo, f: impl FnOnce(&mut AgentInfo)) {
+    f(&mut info.lock().unwrap_or_else(|p| p.into_inner()))
+}
