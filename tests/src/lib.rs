@@ -14,6 +14,7 @@ pub mod mesh;
 pub mod node;
 pub mod proxy;
 pub mod pymcp;
+pub mod real_agents;
 pub mod redis;
 pub mod telegram;
 pub mod tls;
@@ -88,7 +89,7 @@ fn parse_tmux_version(text: &str) -> Option<(u32, u32)> {
 }
 
 /// Finds an executable by name on PATH, like `which`.
-fn find_in_path(name: &str) -> Option<PathBuf> {
+pub(crate) fn find_in_path(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)
         .map(|dir| dir.join(name))
