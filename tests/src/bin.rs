@@ -137,6 +137,10 @@ pub(crate) fn isolated_program(program: impl AsRef<OsStr>, home: &Path) -> Comma
             cmd.env_remove(&key);
         }
     }
+    // The developer's own model keys must not reach agents run by tests.
+    for key in crate::real_agents::CONFLICTING_ENV {
+        cmd.env_remove(key);
+    }
     cmd.env_remove("TMUX")
         .env_remove("TMUX_PANE")
         .env("HOME", home)

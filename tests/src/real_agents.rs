@@ -48,15 +48,15 @@ pub const CLAUDE: AgentCli = AgentCli {
     args: &["--permission-mode", "default"],
 };
 
-/// OpenAI Codex CLI. `--dangerously-bypass-hook-trust` lets telemux's hooks run
-/// without a review screen; `--no-daemon` keeps it from leaving a background
+/// OpenAI Codex CLI. `--no-daemon` keeps it from leaving a background
 /// app-server behind (which also made requests with a stale environment).
+/// (telemux itself adds `--dangerously-bypass-hook-trust` with its hooks.)
 pub const CODEX: AgentCli = AgentCli {
     name: "codex",
     package: "@openai/codex",
     version: "0.171.0",
     bin: "codex",
-    args: &["--dangerously-bypass-hook-trust", "--no-daemon"],
+    args: &["--no-daemon"],
 };
 
 /// Google Gemini CLI.

@@ -493,7 +493,13 @@ impl Mesh {
         Ok(self.last_turn(addr).await?.text)
     }
 
-    async fn read_op(&self, addr: &str, lines: u32, raw: bool, last_turn: bool) -> Result<String, MeshError> {
+    async fn read_op(
+        &self,
+        addr: &str,
+        lines: u32,
+        raw: bool,
+        last_turn: bool,
+    ) -> Result<String, MeshError> {
         let (c, s) = self.resolve_session(addr).await?;
         match self
             .call(

@@ -143,9 +143,13 @@ pub fn builtin_specs() -> BTreeMap<String, AgentSpec> {
                 r"❯\s*1\.\s*Yes",
                 r"(?i)\(y/n\)",
             ]),
+            // After an interrupt the prompt is put back into the input box
+            // and the footer shows only the permission mode.
             idle: strings(&[
                 r"(?i)\? for shortcuts",
                 r"(?i)shift\+tab to cycle",
+                r"(?i)manual mode on",
+                r"^\s*❯\s",
                 r"^\s*❯\s*$",
                 r"^\s*│\s*>\s",
             ]),
@@ -339,7 +343,10 @@ impl AgentProfile {
         let Some(hooks) = Hooks::parse(hooks_name) else {
             return Err(field_err(
                 "hooks",
-                &format!("unknown hook integration {hooks_name:?}; allowed: {}", Hooks::NAMES),
+                &format!(
+                    "unknown hook integration {hooks_name:?}; allowed: {}",
+                    Hooks::NAMES
+                ),
             ));
         };
         let transcript = match spec.transcript.as_deref().unwrap_or("none") {
@@ -426,9 +433,9 @@ impl AgentProfile {
             .user_line
             .as_ref()
             .and_then(|u| {
-                lines.iter().rposition(|l| {
-                    u.is_match(l) && !self.idle_box_line(l) && !self.is_chrome(l)
-                })
+                lines
+                    .iter()
+                    .rposition(|l| u.is_match(l) && !self.idle_box_line(l) && !self.is_chrome(l))
             })
             .map(|i| i + 1)
             .unwrap_or(0);

@@ -53,7 +53,11 @@ impl AgentPrompt {
                 .ok_or_else(|| format!("no choice {n}; the prompt offers: {}", listed()));
         }
         let lower = a.to_lowercase();
-        if let Some(c) = self.choices.iter().find(|c| c.label.to_lowercase() == lower) {
+        if let Some(c) = self
+            .choices
+            .iter()
+            .find(|c| c.label.to_lowercase() == lower)
+        {
             return Ok(c);
         }
         let prefixed: Vec<&PromptChoice> = self

@@ -77,7 +77,9 @@ async fn execute(mesh: &Mesh, cmd: Command, json: bool, cfg: &Config) -> Result<
             command,
         } => {
             let command = (!command.is_empty()).then_some(command);
-            let c = mesh.new_session(&target, cwd, command, agent, resume).await?;
+            let c = mesh
+                .new_session(&target, cwd, command, agent, resume)
+                .await?;
             if json {
                 outln!(
                     "{}",
@@ -149,7 +151,14 @@ async fn execute(mesh: &Mesh, cmd: Command, json: bool, cfg: &Config) -> Result<
                     json!({"session": format!("{}/{}", a.computer, a.session), "number": a.number, "label": a.label, "question": a.question})
                 );
             } else {
-                outln!("{}/{}: chose {}. {} ({})", a.computer, a.session, a.number, a.label, a.question);
+                outln!(
+                    "{}/{}: chose {}. {} ({})",
+                    a.computer,
+                    a.session,
+                    a.number,
+                    a.label,
+                    a.question
+                );
             }
         }
         Command::Kill { session } => {

@@ -12,8 +12,12 @@
 //! How each agent is given the hooks without touching the user's own config:
 //! Claude Code `--settings FILE`; Codex `-c hooks.EVENT=[…]` session flags
 //! (with `--dangerously-bypass-hook-trust`, since Codex otherwise asks to
-//! review new hooks); Gemini CLI a system settings file named by
-//! `GEMINI_CLI_SYSTEM_SETTINGS_PATH` (hooks of all scopes are concatenated).
+//! review new hooks); Gemini CLI an extension of telemux's own,
+//! `~/.gemini/extensions/telemux` (Gemini has no flag for extra settings,
+//! and refuses a system settings file unless root owns it and every
+//! directory above it). An extension's hooks run in every Gemini session of
+//! the user, so each hook command first checks that it runs in a telemux
+//! session (`$TELEMUX_SESSION`) and does nothing otherwise.
 
 use std::path::{Path, PathBuf};
 
@@ -105,9 +109,7 @@ impl HookEvent {
                 .to_ascii_lowercase()
         };
         Some(match self.name.as_str() {
-            "UserPromptSubmit" | "BeforeAgent" | "PostToolUse" | "AfterTool" => {
-                AgentState::Working
-            }
+            "UserPromptSubmit" | "BeforeAgent" | "PostToolUse" | "AfterTool" => AgentState::Working,
             "PermissionRequest" => AgentState::WaitingForInput,
             // Claude's permission notification comes seconds late and its
             // idle one a minute late; PermissionRequest and Stop said so first.
@@ -141,7 +143,7 @@ pub fn hook_command(state_dir: &Path, event: &str) -> String {
     let dir = shell_quote(&hooks_dir(state_dir).to_string_lossy());
     let signal = telemux_tmux::pane::agent_signal_command(&format!("{event}:$$"));
     format!(
-        "{{ printf '%s\\t%s\\t' {event} \"$(date +%s%3N)\"; [ -t 0 ] || head -c 1048576 | tr -d '\\n\\r'; echo; }} >> {dir}/\"${{TMUX_PANE#%}}.jsonl\" 2>/dev/null; {signal}"
+        "[ -n \"${{TELEMUX_SESSION:-}}\" ] || exit 0; {{ printf '%s\\t%s\\t' {event} \"$(date +%s%3N)\"; [ -t 0 ] || head -c 1048576 | tr -d '\\n\\r'; echo; }} >> {dir}/\"${{TMUX_PANE#%}}.jsonl\" 2>/dev/null; {signal}"
     )
 }
 
@@ -249,7 +251,8 @@ pub async fn install(state_dir: &Path, hooks: Hooks) -> std::io::Result<HookLaun
     match hooks {
         Hooks::None => Ok(HookLaunch::default()),
         Hooks::Claude => {
-            let path = write_atomic(&dir, "claude-settings.json", &claude_settings(state_dir)).await?;
+            let path =
+                write_atomic(&dir, "claude-settings.json", &claude_settings(state_dir)).await?;
             Ok(HookLaunch {
                 args: vec!["--settings".into(), path.to_string_lossy().into_owned()],
                 env: Vec::new(),
@@ -269,17 +272,17 @@ pub async fn install(state_dir: &Path, hooks: Hooks) -> std::io::Result<HookLaun
             })
         }
         Hooks::Gemini => {
-            let settings = json!({ "hooks": hook_table(state_dir, Hooks::Gemini),
-                                   "hooksConfig": { "notifications": false } })
-            .to_string();
-            let path = write_atomic(&dir, "gemini-system-settings.json", &settings).await?;
-            Ok(HookLaunch {
-                args: Vec::new(),
-                env: vec![(
-                    "GEMINI_CLI_SYSTEM_SETTINGS_PATH".into(),
-                    path.to_string_lossy().into_owned(),
-                )],
-            })
+            let home = std::env::var_os("HOME").map(PathBuf::from).ok_or_else(|| {
+                std::io::Error::other("HOME is not set, so the Gemini CLI extension has no place")
+            })?;
+            let ext = home.join(".gemini").join("extensions").join("telemux");
+            tokio::fs::create_dir_all(ext.join("hooks")).await?;
+            let manifest = json!({ "name": "telemux", "version": env!("CARGO_PKG_VERSION"),
+                "description": "Reports this Gemini CLI session's turns to telemux (only inside telemux sessions)" });
+            write_atomic(&ext, "gemini-extension.json", &manifest.to_string()).await?;
+            let hooks = json!({ "hooks": hook_table(state_dir, Hooks::Gemini) }).to_string();
+            write_atomic(&ext.join("hooks"), "hooks.json", &hooks).await?;
+            Ok(HookLaunch::default())
         }
     }
 }
@@ -350,22 +353,22 @@ mod tests {
     #[tokio::test]
     async fn the_hook_command_appends_an_event_line() {
         let dir = tempfile::tempdir().unwrap();
-        tokio::fs::create_dir_all(hooks_dir(dir.path())).await.unwrap();
+        tokio::fs::create_dir_all(hooks_dir(dir.path()))
+            .await
+            .unwrap();
         let cmd = hook_command(dir.path(), "Stop");
         let mut child = tokio::process::Command::new("sh")
             .arg("-c")
             .arg(&cmd)
             .env("TMUX_PANE", "%7")
+            .env("TELEMUX_SESSION", "s")
             .env_remove("TMUX")
             .stdin(std::process::Stdio::piped())
             .spawn()
             .unwrap();
         use tokio::io::AsyncWriteExt;
         let mut stdin = child.stdin.take().unwrap();
-        stdin
-            .write_all(b"{\"a\":\n\"x\"}\n")
-            .await
-            .unwrap();
+        stdin.write_all(b"{\"a\":\n\"x\"}\n").await.unwrap();
         drop(stdin);
         child.wait().await.unwrap();
         let mut r = EventReader::new(dir.path(), "%7");

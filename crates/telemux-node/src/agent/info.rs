@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use telemux_proto::Usage;
+use telemux_proto::{Turn, Usage};
 
 use super::prompt::ScreenPrompt;
 
@@ -23,6 +23,12 @@ pub struct AgentInfo {
     pub transcript: Option<PathBuf>,
     /// Tokens used by the last finished turn.
     pub usage: Option<Usage>,
+    /// The current or last turn as the hooks told it (prompt submitted,
+    /// tools run, the final message): exact, and known at once, where a
+    /// transcript may be written later.
+    pub turn: Option<Turn>,
+    /// Whether `turn` has ended (its final message is in).
+    pub turn_done: bool,
 }
 
 /// [`AgentInfo`] shared between a watcher and operations.

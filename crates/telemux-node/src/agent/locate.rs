@@ -121,10 +121,16 @@ pub async fn find(program: &str, login: &LoginPath) -> Result<Found, NotFound> {
     let login_path = login.get().await;
     match &login_path {
         Some(p) => {
-            searched.push(format!("the login shell's PATH ({} -lic: {p})", user_shell()));
+            searched.push(format!(
+                "the login shell's PATH ({} -lic: {p})",
+                user_shell()
+            ));
             dirs.extend(std::env::split_paths(p));
         }
-        None => searched.push(format!("the login shell ({} -lic gave no PATH)", user_shell())),
+        None => searched.push(format!(
+            "the login shell ({} -lic gave no PATH)",
+            user_shell()
+        )),
     }
     if let Some(h) = &home {
         for d in HOME_DIRS {
@@ -133,7 +139,11 @@ pub async fn find(program: &str, login: &LoginPath) -> Result<Found, NotFound> {
         dirs.extend(nvm_dirs(h).await);
         searched.push(format!(
             "{} and ~/.nvm/versions/node/*/bin",
-            HOME_DIRS.iter().map(|d| format!("~/{d}")).collect::<Vec<_>>().join(", ")
+            HOME_DIRS
+                .iter()
+                .map(|d| format!("~/{d}"))
+                .collect::<Vec<_>>()
+                .join(", ")
         ));
     }
     for d in ["/usr/local/bin", "/opt/homebrew/bin"] {
@@ -143,11 +153,7 @@ pub async fn find(program: &str, login: &LoginPath) -> Result<Found, NotFound> {
     for d in &dirs {
         let p = d.join(&expanded);
         if is_executable(&p).await {
-            let path = join_path(&[
-                &node_path,
-                login_path.as_deref().unwrap_or(""),
-                &parent(&p),
-            ]);
+            let path = join_path(&[&node_path, login_path.as_deref().unwrap_or(""), &parent(&p)]);
             return Ok(Found { program: p, path });
         }
     }
@@ -158,7 +164,9 @@ pub async fn find(program: &str, login: &LoginPath) -> Result<Found, NotFound> {
 }
 
 fn parent(p: &Path) -> String {
-    p.parent().map(|d| d.to_string_lossy().into_owned()).unwrap_or_default()
+    p.parent()
+        .map(|d| d.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 /// `a:b:c` without empty parts and repeats, in order.

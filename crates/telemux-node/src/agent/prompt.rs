@@ -82,7 +82,10 @@ pub fn read(
     if choices.is_empty() {
         return None;
     }
-    let question = unbox(&rows[question_row]).trim_start_matches('?').trim().to_string();
+    let question = unbox(&rows[question_row])
+        .trim_start_matches('?')
+        .trim()
+        .to_string();
     let (tool, command) = match (tool, command) {
         (Some(t), Some(c)) => (Some(t), Some(c)),
         (t, c) => {
@@ -107,7 +110,11 @@ pub fn read(
 /// `Bash command` header with the command below it, Codex's `$ command`,
 /// Gemini's `? Shell  command` box title; looked for from a few rows above
 /// the question down to the first choice.
-fn on_screen(rows: &[String], question_row: usize, first_choice: usize) -> (Option<String>, Option<String>) {
+fn on_screen(
+    rows: &[String],
+    question_row: usize,
+    first_choice: usize,
+) -> (Option<String>, Option<String>) {
     let above = &rows[question_row.saturating_sub(12)..first_choice.max(question_row)];
     for (i, row) in above.iter().enumerate().rev() {
         let t = unbox(row);
@@ -215,7 +222,10 @@ mod tests {
         let s = rows("  Would you like to run the following command?\n  Environment: local\n  $ touch hi.txt\n› 1. Yes, proceed (y)\n  2. Yes, and don't ask again for commands that start with `touch hi.txt` (p)\n  3. No, and tell Codex what to do differently (esc)\n  Press enter to confirm or esc to cancel");
         let p = read(&s, 0, None, None).unwrap();
         assert_eq!(labels(&p)[0], "1. Yes, proceed");
-        assert_eq!(labels(&p)[2], "3. No, and tell Codex what to do differently");
+        assert_eq!(
+            labels(&p)[2],
+            "3. No, and tell Codex what to do differently"
+        );
         assert_eq!(p.prompt.command.as_deref(), Some("touch hi.txt"));
     }
 
@@ -228,14 +238,30 @@ mod tests {
         assert_eq!(p.prompt.command.as_deref(), Some("touch hi.txt && echo hi"));
         assert_eq!(
             labels(&p),
-            ["1. Allow once", "2. Allow for this session", "3. No, suggest changes"]
+            [
+                "1. Allow once",
+                "2. Allow for this session",
+                "3. No, suggest changes"
+            ]
         );
     }
 
     #[test]
     fn ids_differ_between_prompts_and_keys_move_the_marker() {
-        let a = read(&rows("Do you want to proceed?\n❯ 1. Yes\n  2. No"), 0, None, None).unwrap();
-        let b = read(&rows("Do you want to proceed?\n  1. Yes\n❯ 2. Nope"), 0, None, None).unwrap();
+        let a = read(
+            &rows("Do you want to proceed?\n❯ 1. Yes\n  2. No"),
+            0,
+            None,
+            None,
+        )
+        .unwrap();
+        let b = read(
+            &rows("Do you want to proceed?\n  1. Yes\n❯ 2. Nope"),
+            0,
+            None,
+            None,
+        )
+        .unwrap();
         assert_ne!(a.prompt.id, b.prompt.id);
         assert_eq!(b.selected, 1);
         assert_eq!(keys_for(0, 2), ["Down", "Down", "Enter"]);

@@ -23,7 +23,12 @@ fn builtins_compile() {
 fn claude_settings_register_the_turn_and_permission_hooks() {
     let s = hooks::claude_settings(std::path::Path::new("/state"));
     let v: serde_json::Value = serde_json::from_str(&s).unwrap();
-    for ev in ["UserPromptSubmit", "PermissionRequest", "Stop", "SessionEnd"] {
+    for ev in [
+        "UserPromptSubmit",
+        "PermissionRequest",
+        "Stop",
+        "SessionEnd",
+    ] {
         let cmd = v["hooks"][ev][0]["hooks"][0]["command"].as_str().unwrap();
         assert!(cmd.contains("@telemux_agent_signal"), "{ev}: {cmd}");
         assert!(cmd.contains("'/state/agents/hooks'"), "{ev}: {cmd}");

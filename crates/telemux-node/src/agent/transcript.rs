@@ -43,7 +43,9 @@ pub async fn last_turn(format: Format, path: &Path) -> Option<Turn> {
     let mut f = tokio::fs::File::open(path).await.ok()?;
     let len = f.metadata().await.ok()?.len();
     if len > MAX_BYTES {
-        f.seek(std::io::SeekFrom::Start(len - MAX_BYTES)).await.ok()?;
+        f.seek(std::io::SeekFrom::Start(len - MAX_BYTES))
+            .await
+            .ok()?;
     }
     let mut buf = Vec::new();
     f.read_to_end(&mut buf).await.ok()?;
@@ -73,7 +75,10 @@ fn s<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
 
 fn add_usage(total: &mut Option<Usage>, u: &Value) {
     let n = |k: &str| u.get(k).and_then(Value::as_u64);
-    if let (Some(i), Some(o)) = (n("input_tokens").or(n("input")), n("output_tokens").or(n("output"))) {
+    if let (Some(i), Some(o)) = (
+        n("input_tokens").or(n("input")),
+        n("output_tokens").or(n("output")),
+    ) {
         let t = total.get_or_insert_with(Usage::default);
         t.input_tokens += i;
         t.output_tokens += o;
@@ -103,13 +108,19 @@ fn claude(lines: &[Value]) -> Option<Turn> {
     for v in &lines[start + 1..] {
         match v.get("type").and_then(Value::as_str) {
             Some("assistant") => {
-                if let (Some(id), Some(u)) = (s(v, &["message", "id"]), v.pointer("/message/usage")) {
+                if let (Some(id), Some(u)) = (s(v, &["message", "id"]), v.pointer("/message/usage"))
+                {
                     match usage_by_msg.iter_mut().find(|(i, _)| i == id) {
                         Some(slot) => slot.1 = u.clone(),
                         None => usage_by_msg.push((id.to_string(), u.clone())),
                     }
                 }
-                for b in v.pointer("/message/content").and_then(Value::as_array).into_iter().flatten() {
+                for b in v
+                    .pointer("/message/content")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
                     match b.get("type").and_then(Value::as_str) {
                         Some("text") => text.push(s(b, &["text"]).unwrap_or("").to_string()),
                         Some("tool_use") => {
@@ -117,7 +128,9 @@ fn claude(lines: &[Value]) -> Option<Turn> {
                                 .pointer("/input/command")
                                 .and_then(Value::as_str)
                                 .map(str::to_string)
-                                .unwrap_or_else(|| b.get("input").map(|i| i.to_string()).unwrap_or_default());
+                                .unwrap_or_else(|| {
+                                    b.get("input").map(|i| i.to_string()).unwrap_or_default()
+                                });
                             if let Some(id) = s(b, &["id"]) {
                                 ids.insert(id.to_string(), tools.len());
                             }
@@ -132,7 +145,12 @@ fn claude(lines: &[Value]) -> Option<Turn> {
                 }
             }
             Some("user") => {
-                for b in v.pointer("/message/content").and_then(Value::as_array).into_iter().flatten() {
+                for b in v
+                    .pointer("/message/content")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
                     if b.get("type").and_then(Value::as_str) != Some("tool_result") {
                         continue;
                     }
@@ -141,7 +159,9 @@ fn claude(lines: &[Value]) -> Option<Turn> {
                     let Some(i) = s(b, &["tool_use_id"]).and_then(|id| ids.get(id)) else {
                         continue;
                     };
-                    let rejected = v.get("toolUseResult").and_then(Value::as_str)
+                    let rejected = v
+                        .get("toolUseResult")
+                        .and_then(Value::as_str)
                         .is_some_and(|r| r.contains("rejected"));
                     let content = match b.get("content") {
                         Some(Value::String(c)) => c.clone(),
@@ -151,7 +171,9 @@ fn claude(lines: &[Value]) -> Option<Turn> {
                     tools[*i].outcome = if rejected {
                         "rejected".into()
                     } else if b.get("is_error").and_then(Value::as_bool) == Some(true) {
-                        exit_code(&content).map(|c| format!("exit {c}")).unwrap_or_else(|| "error".into())
+                        exit_code(&content)
+                            .map(|c| format!("exit {c}"))
+                            .unwrap_or_else(|| "error".into())
                     } else if tools[*i].name == "Bash" {
                         "exit 0".into()
                     } else {
@@ -175,11 +197,14 @@ fn claude(lines: &[Value]) -> Option<Turn> {
 }
 
 /// `Exit code 3` / `Process exited with code 3` in a tool's output.
-fn exit_code(text: &str) -> Option<i32> {
+pub fn exit_code(text: &str) -> Option<i32> {
     for key in ["exited with code ", "Exit code "] {
         if let Some(i) = text.find(key) {
             let rest = &text[i + key.len()..];
-            let n: String = rest.chars().take_while(|c| c.is_ascii_digit() || *c == '-').collect();
+            let n: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_digit() || *c == '-')
+                .collect();
             if let Ok(n) = n.parse() {
                 return Some(n);
             }
@@ -231,7 +256,11 @@ fn codex(lines: &[Value]) -> Option<Turn> {
                         .or(args.get("command"))
                         .map(|c| match c {
                             Value::String(s) => s.clone(),
-                            Value::Array(a) => a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(" "),
+                            Value::Array(a) => a
+                                .iter()
+                                .filter_map(Value::as_str)
+                                .collect::<Vec<_>>()
+                                .join(" "),
                             other => other.to_string(),
                         })
                         .unwrap_or_default();
@@ -254,7 +283,9 @@ fn codex(lines: &[Value]) -> Option<Turn> {
                         };
                         tools[*i].outcome = match exit_code(&out) {
                             Some(c) => format!("exit {c}"),
-                            None if out.contains("rejected") || out.contains("declined") => "rejected".into(),
+                            None if out.contains("rejected") || out.contains("declined") => {
+                                "rejected".into()
+                            }
                             None => String::new(),
                         };
                     }
@@ -353,7 +384,9 @@ mod tests {
     use super::*;
 
     fn parse(s: &str) -> Vec<Value> {
-        s.lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
+        s.lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
     }
 
     #[test]
@@ -369,8 +402,17 @@ mod tests {
         .unwrap();
         assert_eq!(t.text, "Tool said: hi. Done.");
         assert_eq!(t.tools.len(), 1);
-        assert_eq!(t.tools[0].to_string(), "Bash(touch hi.txt && echo hi) → exit 0");
-        assert_eq!(t.usage, Some(Usage { input_tokens: 200, output_tokens: 40 }));
+        assert_eq!(
+            t.tools[0].to_string(),
+            "Bash(touch hi.txt && echo hi) → exit 0"
+        );
+        assert_eq!(
+            t.usage,
+            Some(Usage {
+                input_tokens: 200,
+                output_tokens: 40
+            })
+        );
     }
 
     #[test]
@@ -394,7 +436,10 @@ mod tests {
 {"type":"response_item","payload":{"type":"message","role":"assistant","content":[{"type":"output_text","text":"Tool said: hi. Done."}]}}"#))
         .unwrap();
         assert_eq!(t.text, "Tool said: hi. Done.");
-        assert_eq!(t.tools[0].to_string(), "exec_command(touch hi.txt) → exit 0");
+        assert_eq!(
+            t.tools[0].to_string(),
+            "exec_command(touch hi.txt) → exit 0"
+        );
         assert_eq!(t.usage.unwrap().output_tokens, 20);
     }
 
@@ -410,7 +455,16 @@ mod tests {
 {"$set":{"lastUpdated":"x"}}"#))
         .unwrap();
         assert_eq!(t.text, "Tool said: hi. Done.");
-        assert_eq!(t.tools[0].to_string(), "run_shell_command(touch hi.txt) → exit 0");
-        assert_eq!(t.usage, Some(Usage { input_tokens: 200, output_tokens: 40 }));
+        assert_eq!(
+            t.tools[0].to_string(),
+            "run_shell_command(touch hi.txt) → exit 0"
+        );
+        assert_eq!(
+            t.usage,
+            Some(Usage {
+                input_tokens: 200,
+                output_tokens: 40
+            })
+        );
     }
 }

@@ -23,24 +23,27 @@ pub(crate) async fn list(shared: &Arc<Shared>) -> Result<Vec<SessionInfo>, OpErr
                 .flatten()
                 .map(|i| info::snapshot(&i));
             SessionInfo {
-            computer: shared.cfg.computer.to_string(),
-            name: p.session.to_string(),
-            command: p.command.clone(),
-            cwd: p.cwd.clone(),
-            created_ms: p.created_ms,
-            state: if p.dead {
-                SessionState::Exited
-            } else {
-                SessionState::Running
-            },
-            last_activity_ms: p.activity_ms,
-            exit_status: if p.dead { p.exit_status() } else { None },
-            agent: (!p.agent.is_empty()).then(|| p.agent.clone()),
-            agent_state: agent_state(&p.agent_state).map(|(s, _)| s),
-            agent_since_ms: agent_state(&p.agent_state).map(|(_, t)| t),
-            agent_prompt: info.as_ref().and_then(|i| i.prompt.as_ref().map(|s| s.prompt.clone())),
-            agent_usage: info.and_then(|i| i.usage),
-        }})
+                computer: shared.cfg.computer.to_string(),
+                name: p.session.to_string(),
+                command: p.command.clone(),
+                cwd: p.cwd.clone(),
+                created_ms: p.created_ms,
+                state: if p.dead {
+                    SessionState::Exited
+                } else {
+                    SessionState::Running
+                },
+                last_activity_ms: p.activity_ms,
+                exit_status: if p.dead { p.exit_status() } else { None },
+                agent: (!p.agent.is_empty()).then(|| p.agent.clone()),
+                agent_state: agent_state(&p.agent_state).map(|(s, _)| s),
+                agent_since_ms: agent_state(&p.agent_state).map(|(_, t)| t),
+                agent_prompt: info
+                    .as_ref()
+                    .and_then(|i| i.prompt.as_ref().map(|s| s.prompt.clone())),
+                agent_usage: info.and_then(|i| i.usage),
+            }
+        })
         .collect();
     out.sort_by_key(|s| s.name.to_ascii_lowercase());
     Ok(out)

@@ -43,15 +43,30 @@ async fn read(
                 ),
             ));
         };
-        // The agent's own record first: exact text, tools and usage.
+        // The agent's own record first: its transcript, where the turn's
+        // answer is in it already (Claude Code writes it only later); then
+        // what its hooks reported of the turn; then the screen.
         let known = t.agent_info.as_ref().map(info::snapshot);
+        let hooked = known
+            .as_ref()
+            .filter(|i| i.turn_done)
+            .and_then(|i| i.turn.clone())
+            .filter(|t| !t.text.is_empty());
         if let (Some(format), Some(path)) = (
             profile.transcript,
             known.as_ref().and_then(|i| i.transcript.clone()),
         ) {
-            if let Some(turn) = transcript::last_turn(format, &path).await {
-                return Ok(ReplyBody::Turn(turn));
+            if let Some(mut turn) = transcript::last_turn(format, &path).await {
+                if !turn.text.is_empty() {
+                    if turn.tools.is_empty() {
+                        turn.tools = hooked.map(|h| h.tools).unwrap_or_default();
+                    }
+                    return Ok(ReplyBody::Turn(turn));
+                }
             }
+        }
+        if let Some(turn) = hooked {
+            return Ok(ReplyBody::Turn(turn));
         }
         // A turn may be long: look further back than the screen.
         let text = shared

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use telemux_proto::{now_ms, AgentPrompt, AgentState, OutputEvent};
+use telemux_proto::{now_ms, AgentPrompt, AgentState, OutputEvent, ToolCall, Turn};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
@@ -37,6 +37,82 @@ struct PendingQuestion {
     tool: Option<String>,
     command: Option<String>,
     give_up_at: Instant,
+}
+
+/// Follows the turn through its hook events (see [`AgentInfo::turn`]).
+///
+/// [`AgentInfo::turn`]: crate::agent::info::AgentInfo::turn
+fn hook_turn(i: &mut crate::agent::info::AgentInfo, ev: &HookEvent) {
+    let text_of = |v: Option<&serde_json::Value>| -> String {
+        match v {
+            Some(serde_json::Value::String(s)) => s.clone(),
+            Some(serde_json::Value::Null) | None => String::new(),
+            Some(other) => other.to_string(),
+        }
+    };
+    match ev.name.as_str() {
+        "UserPromptSubmit" | "BeforeAgent" => {
+            i.turn = Some(Turn {
+                source: "hook".into(),
+                ..Turn::default()
+            });
+            i.turn_done = false;
+        }
+        "PreToolUse" | "BeforeTool" => {
+            let input = ev
+                .payload
+                .pointer("/tool_input/command")
+                .and_then(|c| c.as_str())
+                .map(str::to_string)
+                .unwrap_or_else(|| text_of(ev.payload.get("tool_input")));
+            let turn = i.turn.get_or_insert_with(Turn::default);
+            turn.tools.push(ToolCall {
+                name: ev.str("tool_name").unwrap_or("?").to_string(),
+                input,
+                outcome: String::new(),
+            });
+        }
+        "PostToolUse" | "AfterTool" => {
+            let response = text_of(ev.payload.get("tool_response"));
+            let failed = ev
+                .payload
+                .pointer("/tool_response/error")
+                .is_some_and(|e| !e.is_null())
+                || ev
+                    .payload
+                    .pointer("/tool_response/is_error")
+                    .and_then(|e| e.as_bool())
+                    == Some(true);
+            if let Some(t) = i
+                .turn
+                .as_mut()
+                .and_then(|t| t.tools.iter_mut().rev().find(|t| t.outcome.is_empty()))
+            {
+                t.outcome = match transcript::exit_code(&response) {
+                    Some(c) => format!("exit {c}"),
+                    None if failed => "error".into(),
+                    None => "exit 0".into(),
+                };
+            }
+        }
+        "Stop" | "AfterAgent" => {
+            let text = ev
+                .str("last_assistant_message")
+                .or(ev.str("prompt_response"))
+                .unwrap_or("")
+                .trim()
+                .to_string();
+            let turn = i.turn.get_or_insert_with(Turn::default);
+            turn.text = text;
+            turn.source = "hook".into();
+            // A tool asked about and never run was refused.
+            for t in turn.tools.iter_mut().filter(|t| t.outcome.is_empty()) {
+                t.outcome = "not run".into();
+            }
+            i.turn_done = true;
+        }
+        _ => {}
+    }
 }
 
 /// State tracking of an agent session (see [`crate::agent`]).
@@ -145,6 +221,7 @@ impl AgentWatch {
             if tool.is_some() {
                 i.hook_tool = tool;
             }
+            hook_turn(i, ev);
         });
     }
 
@@ -191,7 +268,16 @@ impl AgentWatch {
         let i = info::snapshot(&self.info);
         if let (Some(format), Some(path)) = (self.profile.transcript, i.transcript) {
             if let Some(turn) = transcript::last_turn(format, &path).await {
-                info::update(&self.info, |i| i.usage = turn.usage);
+                info::update(&self.info, |i| {
+                    // Only the usage of the same turn (a transcript may lag).
+                    let same = i.turn.as_ref().is_none_or(|t| t.text == turn.text);
+                    if same {
+                        i.usage = turn.usage;
+                        if let Some(t) = i.turn.as_mut() {
+                            t.usage = turn.usage;
+                        }
+                    }
+                });
             }
         }
     }
@@ -226,7 +312,9 @@ impl AgentWatch {
             }
         };
         if let Some(q) = &self.question {
-            let read = self.profile.prompt(&rows, q.tool.clone(), q.command.clone());
+            let read = self
+                .profile
+                .prompt(&rows, q.tool.clone(), q.command.clone());
             if read.is_some() || Instant::now() >= q.give_up_at {
                 let q = self.question.take().expect("checked above");
                 let detail = read
@@ -257,7 +345,8 @@ impl AgentWatch {
                 if let Some(read) = self.profile.prompt(&rows, None, None) {
                     if shown.as_deref() != Some(read.prompt.id.as_str()) {
                         let line = read.prompt.question.clone();
-                        self.publish_question(out, p, line, Some(read), SCREEN).await;
+                        self.publish_question(out, p, line, Some(read), SCREEN)
+                            .await;
                     }
                 }
             }

@@ -34,11 +34,11 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use self::agent::AgentWatch;
-use crate::agent::hooks::EventReader;
 use self::lifecycle::Lifecycle;
 use self::outbox::Outbox;
 use self::output::{Output, AGENT_LOOK};
 use self::publish::Publisher;
+use crate::agent::hooks::EventReader;
 use crate::config::MIN_OUTBOX_RECORDS;
 use crate::error::OpError;
 use crate::render::Renderer;

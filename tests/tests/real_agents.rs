@@ -1,0 +1,383 @@
+//! The real Claude Code, Codex and Gemini CLIs (pinned in
+//! `telemux_tests::real_agents`) in telemux sessions, offline against the
+//! fake model server, driven only through telemux: states in order, the
+//! exact answer, permission prompts answered by their own choices.
+//!
+//! The scenarios run one at a time (each agent is a few hundred MB and a
+//! busy process; two cores).
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use telemux_tests::real_agents::{self, AgentCli, AgentHome, FakeModel, CLAUDE, CODEX, GEMINI};
+use telemux_tests::{wait_until, Mesh, RedisServer};
+use tokio::sync::Mutex;
+
+/// Generous: a real agent's turn takes a few seconds, a loaded CI box more.
+const LONG: Duration = Duration::from_secs(90);
+
+/// One real agent at a time.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::const_new(());
+
+/// A mesh of one computer, `A`, whose node runs the agents of `home` against `model`.
+async fn agent_mesh(home: &AgentHome, model: &FakeModel, extra: &[(&str, &str)]) -> Mesh {
+    let cfg = home.path().join("telemux.toml");
+    let cmd = |cli: &AgentCli| {
+        real_agents::argv(cli)
+            .iter()
+            .map(|a| format!("{a:?}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    std::fs::write(
+        &cfg,
+        format!(
+            "[agents.claude]\ncommand = [{}]\n\n[agents.codex]\ncommand = [{}]\n\n[agents.gemini]\ncommand = [{}]\n\n[projects]\nproj = {:?}\n",
+            cmd(&CLAUDE),
+            cmd(&CODEX),
+            cmd(&GEMINI),
+            home.project().display().to_string()
+        ),
+    )
+    .expect("node config");
+    let mut env = home.env(model);
+    env.push(("TELEMUX_CONFIG".into(), cfg.display().to_string()));
+    for (k, v) in extra {
+        env.retain(|(key, _)| key != k);
+        env.push((k.to_string(), v.to_string()));
+    }
+    Mesh::start_with(RedisServer::start(), &["A"], move |o| o.envs(env.clone())).await
+}
+
+/// The agent-state records of `addr`'s stream (`tail --json`), in order.
+async fn state_records(m: &Mesh, addr: &str) -> Vec<Value> {
+    m.records(addr)
+        .await
+        .into_iter()
+        .filter(|r| r["type"] == "agent_state")
+        .collect()
+}
+
+fn names(records: &[Value]) -> Vec<String> {
+    records
+        .iter()
+        .map(|r| r["state"].as_str().unwrap_or("?").to_string())
+        .collect()
+}
+
+/// Waits until the states recorded after the first `from` are exactly `want`,
+/// and returns those records.
+async fn wait_states(m: &Mesh, addr: &str, from: usize, want: &[&str]) -> Vec<Value> {
+    wait_until(
+        &format!("{addr} states {want:?} after #{from}"),
+        LONG,
+        || async {
+            let recs = state_records(m, addr).await;
+            let got = names(recs.get(from..).unwrap_or(&[]));
+            if got == want {
+                Ok(recs[from..].to_vec())
+            } else {
+                Err((got, m.cli.run(&["read", addr]).await.stdout))
+            }
+        },
+    )
+    .await
+}
+
+async fn ok(m: &Mesh, args: &[&str]) -> String {
+    m.cli.run(args).await.ok().to_string()
+}
+
+async fn last_turn(m: &Mesh, addr: &str) -> Value {
+    serde_json::from_str(&ok(m, &["read", addr, "--last-turn", "--json"]).await)
+        .expect("read --last-turn --json is JSON")
+}
+
+/// What differs between the three agents in the scenario.
+struct Agent {
+    name: &'static str,
+    /// The labels of its permission prompt, as it shows them.
+    choices: &'static [&'static str],
+    /// The label that denies.
+    deny: &'static str,
+    /// The key that interrupts a turn.
+    interrupt: &'static str,
+    /// The command that quits it.
+    quit: &'static str,
+    /// The shell tool's name in its transcript.
+    tool: &'static str,
+}
+
+/// The whole scenario for one agent, through the CLI.
+async fn scenario(a: Agent) {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let began = Instant::now();
+    let home = AgentHome::new();
+    let model = FakeModel::start(
+        &json!({"text": "Hello from the fake model!", "tool_cmd": "touch hi.txt && echo hi", "delay_s": 1.0}),
+    );
+    let m = agent_mesh(&home, &model, &[]).await;
+    let addr = format!("A/{}", a.name);
+    ok(&m, &["new", &addr, "--agent", a.name, "--cwd", "proj"]).await;
+    let mut seen = wait_states(&m, &addr, 0, &["starting", "idle"]).await.len();
+
+    // A text answer: working, then idle, and exactly the model's text.
+    ok(&m, &["send", &addr, "Say hello"]).await;
+    seen += wait_states(&m, &addr, seen, &["working", "idle"])
+        .await
+        .len();
+    let turn = last_turn(&m, &addr).await;
+
+    assert_eq!(turn["text"], "Hello from the fake model!", "{turn}");
+    // From the agent's own record (hooks or transcript), never the screen.
+    assert!(
+        turn["source"] == "hook" || turn["source"] == "transcript",
+        "{turn}"
+    );
+    assert_eq!(
+        ok(&m, &["read", &addr, "--last-turn"]).await.trim_end(),
+        "Hello from the fake model!"
+    );
+
+    // A tool call: the permission prompt with its own choices, approved by number.
+    ok(&m, &["send", &addr, "Please run the TOOL now"]).await;
+    let recs = wait_states(&m, &addr, seen, &["working", "waiting_for_input"]).await;
+    seen += recs.len();
+    let prompt = &recs[1]["prompt"];
+    let labels: Vec<&str> = prompt["choices"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no choices in {}", recs[1]))
+        .iter()
+        .map(|c| c["label"].as_str().unwrap())
+        .collect();
+    // Labels that name the directory are compared up to it.
+    assert_eq!(labels.len(), a.choices.len(), "{}", recs[1]);
+    for (got, want) in labels.iter().zip(a.choices) {
+        assert!(
+            got.starts_with(want),
+            "choice {got:?} is not {want:?}: {}",
+            recs[1]
+        );
+    }
+    assert!(
+        prompt["command"]
+            .as_str()
+            .unwrap_or("")
+            .contains("touch hi.txt"),
+        "{prompt}"
+    );
+    let listed = ok(&m, &["answer", &addr]).await;
+    assert!(listed.contains(&format!("1. {}", a.choices[0])), "{listed}");
+    let chosen = ok(&m, &["answer", &addr, "1"]).await;
+    assert!(
+        chosen.contains(&format!("chose 1. {}", a.choices[0])),
+        "{chosen}"
+    );
+    seen += wait_states(&m, &addr, seen, &["working", "idle"])
+        .await
+        .len();
+    let turn = last_turn(&m, &addr).await;
+    assert_eq!(turn["text"], "Tool said: hi. Done.", "{turn}");
+    assert_eq!(turn["tools"][0]["name"], a.tool, "{turn}");
+    assert_eq!(turn["tools"][0]["outcome"], "exit 0", "{turn}");
+    assert!(
+        home.project().join("hi.txt").exists(),
+        "the approved command ran"
+    );
+    let stale = m.cli.run(&["answer", &addr, "1"]).await;
+    assert!(
+        !stale.success() && stale.stderr.contains("not asking anything"),
+        "{stale:?}"
+    );
+
+    // Denied by label: the command does not run.
+    model.set_script(&json!({"text": "Hello from the fake model!", "tool_cmd": "touch denied.txt && echo no", "delay_s": 1.0}));
+    ok(&m, &["send", &addr, "Please run the TOOL again"]).await;
+    seen += wait_states(&m, &addr, seen, &["working", "waiting_for_input"])
+        .await
+        .len();
+    ok(&m, &["answer", &addr, a.deny]).await;
+    let after = wait_until("the agent to leave the prompt", LONG, || async {
+        let recs = state_records(&m, &addr).await;
+        match recs.last() {
+            Some(r) if r["state"] == "idle" => Ok(names(&recs[seen..])),
+            _ => Err(names(&recs[seen..])),
+        }
+    })
+    .await;
+    seen += after.len();
+    assert!(
+        !home.project().join("denied.txt").exists(),
+        "the denied command did not run"
+    );
+
+    // Claude Code, just after a refusal, drops an Enter typed at once (it
+    // is still closing the dialog); a person pauses too.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    // Interrupted mid-turn.
+    model.set_script(&json!({"text": "Too late.", "delay_s": 20.0}));
+    ok(&m, &["send", &addr, "Say something slowly"]).await;
+    seen += wait_states(&m, &addr, seen, &["working"]).await.len();
+    ok(&m, &["keys", &addr, a.interrupt]).await;
+    seen += wait_states(&m, &addr, seen, &["idle"]).await.len();
+    // An interrupted prompt is put back into the input box; clear it.
+    ok(&m, &["keys", &addr, "C-u"]).await;
+
+    // Quit.
+    model.set_script(&json!({"text": "Hello from the fake model!", "delay_s": 0.0}));
+    ok(&m, &["send", &addr, a.quit]).await;
+    wait_states(&m, &addr, seen, &["exited"]).await;
+    let states = names(&state_records(&m, &addr).await);
+
+    // Resumed: the next request carries the earlier conversation.
+    let again = format!("A/{}-again", a.name);
+    ok(
+        &m,
+        &[
+            "new", &again, "--agent", a.name, "--cwd", "proj", "--resume",
+        ],
+    )
+    .await;
+    wait_states(&m, &again, 0, &["starting", "idle"]).await;
+    model.set_script(&json!({"text": "Welcome back!", "delay_s": 0.0}));
+    ok(&m, &["send", &again, "Say hello again"]).await;
+    wait_states(&m, &again, 2, &["working", "idle"]).await;
+    assert_eq!(last_turn(&m, &again).await["text"], "Welcome back!");
+    let last_main = model
+        .requests()
+        .into_iter()
+        .rev()
+        .find(|r| r["kind"] == "main")
+        .expect("a main request");
+    let body = last_main["body"].to_string();
+    assert!(
+        body.contains("Say hello again") && body.contains("Please run the TOOL now"),
+        "the resumed conversation was not sent: {body:.2000}"
+    );
+    eprintln!(
+        "real agent {}: scenario took {:.1} s; states {states:?}; deny gave {after:?}",
+        a.name,
+        began.elapsed().as_secs_f64(),
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claude_code_states_answer_and_prompt_choices() {
+    scenario(Agent {
+        name: "claude",
+        choices: &[
+            "Yes",
+            "Yes, and always allow access to ",
+            "Yes, and switch to auto mode",
+            "No",
+        ],
+        deny: "No",
+        interrupt: "Escape",
+        quit: "/exit",
+        tool: "Bash",
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn codex_states_answer_and_prompt_choices() {
+    scenario(Agent {
+        name: "codex",
+        choices: &[
+            "Yes, proceed",
+            "Yes, and don't ask again for commands that start with `touch hi.txt`",
+            "No, and tell Codex what to do differently",
+        ],
+        deny: "No",
+        interrupt: "Escape",
+        quit: "/exit",
+        tool: "exec_command",
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gemini_states_answer_and_prompt_choices() {
+    scenario(Agent {
+        name: "gemini",
+        choices: &[
+            "Allow once",
+            "Allow for this session",
+            "No, suggest changes",
+        ],
+        deny: "No",
+        interrupt: "Escape",
+        quit: "/quit",
+        tool: "run_shell_command",
+    })
+    .await;
+}
+
+/// A node started with a minimal PATH (as systemd starts it) still finds
+/// `claude` the way the user's login shell does; a program found nowhere gets
+/// an error naming where it was looked for and the config fix.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_minimal_path_node_finds_the_agent_through_the_login_shell() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let home = AgentHome::new();
+    let model = FakeModel::start(&json!({"text": "Hello from the fake model!"}));
+    let bin_dir = real_agents::install(&CLAUDE)
+        .parent()
+        .expect("bin dir")
+        .display()
+        .to_string();
+    // Only the login shell knows where npm put it.
+    std::fs::write(
+        home.path().join(".bash_profile"),
+        format!("export PATH=\"{bin_dir}:$PATH\"\n"),
+    )
+    .expect("profile");
+    let cfg = home.path().join("telemux.toml");
+    std::fs::write(
+        &cfg,
+        "[agents.claude]\ncommand = [\"claude\", \"--permission-mode\", \"default\"]\n\n[agents.ghost]\ncommand = [\"telemux-no-such-agent\"]\nidle = ['x']\n",
+    )
+    .expect("config");
+    let mut env = home.env(&model);
+    env.retain(|(k, _)| k != "PATH");
+    env.push(("PATH".into(), "/usr/bin:/bin".into()));
+    env.push(("SHELL".into(), "/bin/bash".into()));
+    env.push(("TELEMUX_CONFIG".into(), cfg.display().to_string()));
+    let m = Mesh::start_with(RedisServer::start(), &["A"], move |o| o.envs(env.clone())).await;
+    ok(
+        &m,
+        &[
+            "new",
+            "A/c",
+            "--agent",
+            "claude",
+            "--cwd",
+            &home.project().display().to_string(),
+        ],
+    )
+    .await;
+    wait_states(&m, "A/c", 0, &["starting", "idle"]).await;
+    ok(&m, &["send", "A/c", "Say hello"]).await;
+    wait_states(&m, "A/c", 2, &["working", "idle"]).await;
+    assert_eq!(
+        last_turn(&m, "A/c").await["text"],
+        "Hello from the fake model!"
+    );
+
+    let e = m.cli.run(&["new", "A/g", "--agent", "ghost"]).await;
+    assert!(!e.success(), "{e:?}");
+    for part in [
+        "telemux-no-such-agent",
+        "the node's PATH (/usr/bin:/bin)",
+        "login shell",
+        "~/.local/bin",
+        "[agents.ghost] command",
+    ] {
+        assert!(
+            e.stderr.contains(part),
+            "{part:?} missing from: {}",
+            e.stderr
+        );
+    }
+}
