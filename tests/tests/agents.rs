@@ -577,7 +577,7 @@ async fn telegram_claude_topic_status_and_notifications() {
     let recs = m.records("Ag/cc").await;
     assert!(
         recs.iter()
-            .any(|r| r["type"] == "agent_state" && r["detail"] == "reported by the agent's hook"),
+            .any(|r| r["type"] == "agent_state" && r["source"] == "hook"),
         "{recs:?}"
     );
 

@@ -381,3 +381,58 @@ async fn a_minimal_path_node_finds_the_agent_through_the_login_shell() {
         );
     }
 }
+
+/// Each agent's permission prompt answered over MCP by the official Python
+/// SDK: wait_for(until="waiting") gives the choices and the prompt id,
+/// answer_prompt selects one, a second answer is refused as stale, and
+/// read_output(last_turn) is the exact answer (tests/mcp/mcp_agent_prompt_check.py).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mcp_answers_each_agents_prompt() {
+    let Some(python) =
+        telemux_tests::pymcp::python(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")))
+    else {
+        return;
+    };
+    let _one = ONE_AT_A_TIME.lock().await;
+    let home = AgentHome::new();
+    let model = FakeModel::start(
+        &json!({"text": "Hello from the fake model!", "tool_cmd": "touch hi.txt && echo hi", "delay_s": 0.5}),
+    );
+    let m = agent_mesh(&home, &model, &[]).await;
+    let script = telemux_tests::pymcp::script("mcp_agent_prompt_check.py");
+    let bin = telemux_tests::telemux_bin().display().to_string();
+    for (agent, first) in [
+        ("claude", "Yes"),
+        ("codex", "Yes, proceed"),
+        ("gemini", "Allow once"),
+    ] {
+        let _ = std::fs::remove_file(home.project().join("hi.txt"));
+        let args = [
+            "--telemux",
+            &bin,
+            "--computer",
+            "A",
+            "--agent",
+            agent,
+            "--cwd",
+            "proj",
+            "--first",
+            first,
+        ];
+        let out =
+            telemux_tests::pymcp::run_script(&m.cli, &m.redis.url(), &python, &script, &args).await;
+        assert!(
+            out.success
+                && out
+                    .stdout
+                    .contains("mcp agent prompt check: all steps passed"),
+            "{agent} over MCP:\n{}\n{}",
+            out.stdout,
+            out.stderr
+        );
+        assert!(
+            home.project().join("hi.txt").exists(),
+            "{agent}: the approved command ran"
+        );
+    }
+}

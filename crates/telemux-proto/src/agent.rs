@@ -33,24 +33,47 @@ pub struct PromptChoice {
     pub label: String,
 }
 
+/// An answer that names none, or several, of a prompt's choices.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChoiceError {
+    /// No choice has that number or label.
+    #[error("no choice {given}; the prompt offers: {offered}")]
+    NoSuch {
+        /// The answer as given (quoted when a label).
+        given: String,
+        /// The choices, `1. Yes; 2. No`.
+        offered: String,
+    },
+    /// A label start shared by several choices.
+    #[error("{given:?} matches several choices ({matches}); give the number")]
+    Ambiguous {
+        /// The answer as given.
+        given: String,
+        /// The choices it matches.
+        matches: String,
+    },
+}
+
+fn listed<'a>(choices: impl IntoIterator<Item = &'a PromptChoice>) -> String {
+    choices
+        .into_iter()
+        .map(|c| format!("{}. {}", c.number, c.label))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 impl AgentPrompt {
     /// The choice `answer` names: its number (`2`), or a label, compared
     /// case-insensitively, exactly first and then as a unique prefix.
-    pub fn choose(&self, answer: &str) -> Result<&PromptChoice, String> {
+    pub fn choose(&self, answer: &str) -> Result<&PromptChoice, ChoiceError> {
         let a = answer.trim();
-        let listed = || {
-            self.choices
-                .iter()
-                .map(|c| format!("{}. {}", c.number, c.label))
-                .collect::<Vec<_>>()
-                .join("; ")
-        };
         if let Ok(n) = a.parse::<u32>() {
-            return self
-                .choices
-                .iter()
-                .find(|c| c.number == n)
-                .ok_or_else(|| format!("no choice {n}; the prompt offers: {}", listed()));
+            return self.choices.iter().find(|c| c.number == n).ok_or_else(|| {
+                ChoiceError::NoSuch {
+                    given: n.to_string(),
+                    offered: listed(&self.choices),
+                }
+            });
         }
         let lower = a.to_lowercase();
         if let Some(c) = self
@@ -67,15 +90,14 @@ impl AgentPrompt {
             .collect();
         match prefixed.as_slice() {
             [one] => Ok(one),
-            [] => Err(format!("no choice {a:?}; the prompt offers: {}", listed())),
-            _ => Err(format!(
-                "{a:?} matches several choices ({}); give the number",
-                prefixed
-                    .iter()
-                    .map(|c| format!("{}. {}", c.number, c.label))
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            )),
+            [] => Err(ChoiceError::NoSuch {
+                given: format!("{a:?}"),
+                offered: listed(&self.choices),
+            }),
+            _ => Err(ChoiceError::Ambiguous {
+                given: a.to_string(),
+                matches: listed(prefixed.iter().copied()),
+            }),
         }
     }
 }
@@ -157,9 +179,13 @@ mod tests {
         assert_eq!(p.choose("yes").unwrap().number, 1);
         assert_eq!(p.choose("yes, and").unwrap().number, 2);
         assert_eq!(p.choose(" no ").unwrap().number, 3);
-        let e = p.choose("4").unwrap_err();
+        let e = p.choose("4").unwrap_err().to_string();
         assert!(e.contains("no choice 4") && e.contains("3. No"), "{e}");
-        assert!(p.choose("Y").unwrap_err().contains("several"));
-        assert!(p.choose("maybe").unwrap_err().contains("1. Yes"));
+        assert!(p.choose("Y").unwrap_err().to_string().contains("several"));
+        assert!(p
+            .choose("maybe")
+            .unwrap_err()
+            .to_string()
+            .contains("1. Yes"));
     }
 }

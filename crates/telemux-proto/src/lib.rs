@@ -17,7 +17,7 @@ pub mod limits;
 pub mod messages;
 pub mod names;
 
-pub use agent::{AgentPrompt, PromptChoice, ToolCall, Turn, Usage};
+pub use agent::{AgentPrompt, ChoiceError, PromptChoice, ToolCall, Turn, Usage};
 pub use auth::{AuthError, MeshKey, ReplayGuard};
 pub use envelope::{now_ms, Envelope, Message, PROTOCOL_VERSION};
 pub use error::ProtoError;
