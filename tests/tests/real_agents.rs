@@ -106,6 +106,8 @@ struct Agent {
     quit: &'static str,
     /// The shell tool's name in its transcript.
     tool: &'static str,
+    /// Whether its transcript has the turn's token usage by the turn's end.
+    usage: bool,
 }
 
 /// The whole scenario for one agent, through the CLI.
@@ -138,6 +140,20 @@ async fn scenario(a: Agent) {
         ok(&m, &["read", &addr, "--last-turn"]).await.trim_end(),
         "Hello from the fake model!"
     );
+    if a.usage {
+        // Per-turn tokens from the transcript, in `sessions`.
+        let listed: Value =
+            serde_json::from_str(&ok(&m, &["sessions", "--json"]).await).expect("sessions --json");
+        let me = listed
+            .as_array()
+            .and_then(|l| l.iter().find(|s| s["name"] == a.name))
+            .cloned();
+        assert_eq!(
+            me.as_ref().map(|s| s["agent_usage"].clone()),
+            Some(json!({"input_tokens": 100, "output_tokens": 20})),
+            "{me:?}"
+        );
+    }
 
     // A tool call: the permission prompt with its own choices, approved by number.
     ok(&m, &["send", &addr, "Please run the TOOL now"]).await;
@@ -276,6 +292,9 @@ async fn claude_code_states_answer_and_prompt_choices() {
         interrupt: "Escape",
         quit: "/exit",
         tool: "Bash",
+        // Claude Code 2.1.332 writes the answer (and its usage) to the
+        // transcript only later than its Stop hook.
+        usage: false,
     })
     .await;
 }
@@ -293,6 +312,7 @@ async fn codex_states_answer_and_prompt_choices() {
         interrupt: "Escape",
         quit: "/exit",
         tool: "exec_command",
+        usage: true,
     })
     .await;
 }
@@ -310,6 +330,7 @@ async fn gemini_states_answer_and_prompt_choices() {
         interrupt: "Escape",
         quit: "/quit",
         tool: "run_shell_command",
+        usage: true,
     })
     .await;
 }

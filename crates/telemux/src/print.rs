@@ -111,7 +111,13 @@ pub fn computers(list: &[ComputerStatus], json: bool) {
 fn state(s: &SessionInfo) -> String {
     match (s.state, s.exit_status) {
         (SessionState::Running, _) => match (&s.agent, s.agent_state) {
-            (Some(a), Some(st)) => format!("{a}: {st}"),
+            (Some(a), Some(st)) => {
+                let tokens = s
+                    .agent_usage
+                    .map(|u| format!(" ({} in / {} out tokens)", u.input_tokens, u.output_tokens))
+                    .unwrap_or_default();
+                format!("{a}: {st}{tokens}")
+            }
             _ => "running".into(),
         },
         (SessionState::Exited, Some(c)) => format!("exited {c}"),
@@ -172,6 +178,8 @@ pub fn sessions(list: &[SessionInfo], json: bool) {
                     "agent": s.agent,
                     "agent_state": s.agent_state,
                     "agent_since_ms": s.agent_since_ms,
+                    "agent_prompt": s.agent_prompt,
+                    "agent_usage": s.agent_usage,
                 })
             })
             .collect();

@@ -269,9 +269,9 @@ impl AgentWatch {
         if let (Some(format), Some(path)) = (self.profile.transcript, i.transcript) {
             if let Some(turn) = transcript::last_turn(format, &path).await {
                 info::update(&self.info, |i| {
-                    // Only the usage of the same turn (a transcript may lag).
-                    let same = i.turn.as_ref().is_none_or(|t| t.text == turn.text);
-                    if same {
+                    // A transcript that has no answer yet lags behind the
+                    // hooks (Claude Code); its usage is an earlier turn's.
+                    if !turn.text.is_empty() {
                         i.usage = turn.usage;
                         if let Some(t) = i.turn.as_mut() {
                             t.usage = turn.usage;
