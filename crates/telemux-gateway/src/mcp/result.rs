@@ -12,7 +12,7 @@ use telemux_bus::{ComputerStatus, Cursor, OutputReader};
 use telemux_client::mesh::{ago, MeshError};
 use telemux_proto::{AgentPrompt, ComputerName, SessionInfo, SessionName, SessionState, Usage};
 
-use super::params::{ChoiceOut, ComputerOut, PromptOut, SessionOut, UsageOut};
+use super::params::{ChoiceOut, ComputerOut, PromptOut, SessionOut, SessionsOut, UsageOut};
 use super::McpServer;
 
 /// A successful result: `value` as structured content, `text` for people and models.
@@ -89,6 +89,43 @@ pub(super) fn session_out(s: &SessionInfo) -> SessionOut {
         agent_prompt: s.agent_prompt.as_ref().map(prompt_out),
         agent_usage: s.agent_usage.map(usage_out),
     }
+}
+
+/// The readable rendering of `list_sessions`.
+pub(super) fn sessions_text(out: &SessionsOut) -> String {
+    if out.sessions.is_empty() {
+        return "no sessions; start one with start_session".to_string();
+    }
+    out.sessions
+        .iter()
+        .map(|s| {
+            let state = match s.exit_status {
+                Some(c) if s.state == "exited" => format!("exited {c}"),
+                _ => s.state.clone(),
+            };
+            let mut agent = match (&s.agent, &s.agent_state) {
+                (Some(a), Some(st)) => format!("  agent {a}: {st}"),
+                (Some(a), None) => format!("  agent {a}"),
+                _ => String::new(),
+            };
+            if let Some(p) = &s.agent_prompt {
+                agent.push_str(&format!(
+                    " — asks: {} ({}; prompt_id {})",
+                    p.question,
+                    choices_line(p),
+                    p.prompt_id
+                ));
+            }
+            if let Some(u) = &s.agent_usage {
+                agent.push_str(&format!(
+                    "  last turn {} in / {} out tokens",
+                    u.input_tokens, u.output_tokens
+                ));
+            }
+            format!("{}  {}  {}  {}{agent}", s.session, state, s.command, s.cwd)
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// An agent's question as the tools return it.

@@ -16,7 +16,9 @@ use super::agent_tools::{last_turn_notes, last_turn_read, waiting_headline};
 use super::output::bound_default;
 use super::page::{read_page, Since};
 use super::params::*;
-use super::result::{computer_out, encode, finish, prompt_out, session_out, timeout_of};
+use super::result::{
+    computer_out, encode, finish, prompt_out, session_out, sessions_text, timeout_of,
+};
 use super::wait::{self, Happened, Progress, Until};
 use super::McpServer;
 use telemux_client::mesh::MeshError;
@@ -88,34 +90,7 @@ impl McpServer {
                 let out = SessionsOut {
                     sessions: list.iter().map(session_out).collect(),
                 };
-                let text = if out.sessions.is_empty() {
-                    "no sessions; start one with start_session".to_string()
-                } else {
-                    out.sessions
-                        .iter()
-                        .map(|s| {
-                            let state = match s.exit_status {
-                                Some(c) if s.state == "exited" => format!("exited {c}"),
-                                _ => s.state.clone(),
-                            };
-                            let mut agent = match (&s.agent, &s.agent_state) {
-                                (Some(a), Some(st)) => format!("  agent {a}: {st}"),
-                                (Some(a), None) => format!("  agent {a}"),
-                                _ => String::new(),
-                            };
-                            if let Some(p) = &s.agent_prompt {
-                                agent.push_str(&format!(
-                                    " — asks: {} ({}; prompt_id {})",
-                                    p.question,
-                                    super::result::choices_line(p),
-                                    p.prompt_id
-                                ));
-                            }
-                            format!("{}  {}  {}  {}{agent}", s.session, state, s.command, s.cwd)
-                        })
-                        .collect::<Vec<_>>()
-                        .join("\n")
-                };
+                let text = sessions_text(&out);
                 encode(&out, text)
             }
             .await,
