@@ -9,7 +9,7 @@ use std::time::Duration;
 use mcp_support::{call, err, ok, text, TestMesh};
 use serde_json::json;
 
-const TOOLS: [&str; 10] = [
+const TOOLS: [&str; 11] = [
     "list_computers",
     "list_sessions",
     "list_projects",
@@ -20,6 +20,7 @@ const TOOLS: [&str; 10] = [
     "run_command",
     "wait_for",
     "kill_session",
+    "answer_prompt",
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

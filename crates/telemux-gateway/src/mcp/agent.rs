@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use telemux_bus::{ComputerStatus, Cursor};
-use telemux_proto::{AgentState, ComputerName, SessionInfo, SessionName};
+use telemux_proto::{AgentPrompt, AgentState, ComputerName, SessionInfo, SessionName};
 
 use super::page::Since;
 use super::params::{ComputerProjectsOut, ProjectOut, ProjectsOut};
@@ -93,6 +93,8 @@ pub enum WaitPlan {
         state: AgentState,
         /// The stream position at the call (a cursor for later reads).
         cursor: String,
+        /// The question it waits on, when that is its state.
+        prompt: Option<AgentPrompt>,
     },
 }
 
@@ -160,7 +162,11 @@ pub async fn plan_wait(
             from: Cursor::After(after),
         }),
         None => match info.agent_state {
-            Some(state) if goal.reached_by(state) => Ok(WaitPlan::Already { state, cursor: now }),
+            Some(state) if goal.reached_by(state) => Ok(WaitPlan::Already {
+                state,
+                cursor: now,
+                prompt: info.agent_prompt.clone(),
+            }),
             _ => Ok(WaitPlan::Follow {
                 until,
                 from: Cursor::After(now),

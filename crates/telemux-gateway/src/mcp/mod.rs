@@ -2,6 +2,7 @@
 //! computer of the mesh, through the same [`Mesh`] client the CLI uses.
 //!
 //! * [`tools`] — the tools (the nine of DESIGN.md §9, plus `list_projects`) and their results.
+//! * [`agent_tools`] — `answer_prompt`, and the agent parts of other results.
 //! * [`params`] — their JSON-Schema inputs and structured outputs.
 //! * [`output`] — bounding long output (head + tail) for a model.
 //! * [`page`] — `since` cursors and exact paging through new output.
@@ -13,6 +14,7 @@
 //! text the CLI prints, so an agent gets the same "did you mean" suggestions.
 
 pub mod agent;
+pub mod agent_tools;
 pub mod http;
 pub mod output;
 pub mod page;
@@ -101,8 +103,9 @@ Typical flows:
 AI coding agents (Claude Code, Codex, Gemini) and projects:
 - list_projects shows each computer's named project directories and the agent profiles it can start.
 - start_session(computer, agent=\"claude\", cwd=\"api\") starts an agent in a project (cwd may be a project name). list_sessions then shows agent_state: starting, working, waiting_for_input, idle, exited.
-- Give the agent a task: send_text(session, text) -> wait_for(session, until=\"idle\", since=<cursor from send_text>) -> read_output(session, last_turn=true) for its answer. For an agent, `idle` means it finished its turn (it also returns when the agent stops to ask something: happened=\"waiting\", with the question in agent_detail); until=\"waiting\" waits only for a question.
-- When it asks (waiting_for_input), read_output shows the choices; answer with send_text or send_keys (e.g. [\"Enter\"], [\"Escape\"]).";
+- start_session(..., agent=\"claude\", resume=true) continues the agent's last conversation in that directory instead of a new one.
+- Give the agent a task: send_text(session, text) -> wait_for(session, until=\"idle\", since=<cursor from send_text>) -> read_output(session, last_turn=true) for its answer (text only; `tools` lists the tools it ran, `usage` its tokens). For an agent, `idle` means it finished its turn (it also returns when the agent stops to ask something: happened=\"waiting\"); until=\"waiting\" waits only for a question.
+- When it asks (a permission prompt, a choice): wait_for(session, until=\"waiting\") (or \"idle\" returning happened=\"waiting\") returns `prompt` with `prompt_id`, `question`, `tool`, `command` and `choices` [{number, label}] -> pick one -> answer_prompt(session, choice=<number or label>, prompt_id=<prompt_id>) -> wait_for(session, until=\"idle\") for the rest of the turn. With prompt_id nothing is pressed if that question is gone or was replaced (the call fails saying so: look again and answer the new one). list_sessions also shows the question as agent_prompt. Escape (send_keys [\"Escape\"]) dismisses a question.";
 
 /// The MCP service: one per connection (stdio) or per HTTP session.
 #[derive(Clone)]
@@ -120,7 +123,7 @@ impl McpServer {
             mesh,
             settings,
             marks: InputMarks::default(),
-            tool_router: Self::tool_router(),
+            tool_router: Self::tool_router() + Self::answer_router(),
         }
     }
 

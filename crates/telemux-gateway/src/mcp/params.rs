@@ -36,6 +36,48 @@ pub struct StartSessionParams {
     /// Start an AI coding agent in the session instead of a shell: the name of an agent profile on that computer, e.g. `claude`, `codex` or `gemini` (list_projects shows each computer's profiles). Its state (working, waiting_for_input, idle) then shows in list_sessions, wait_for understands until=`idle`/`waiting` as the agent's own states, and read_output last_turn=true returns its last answer.
     #[serde(default)]
     pub agent: Option<String>,
+    /// With `agent` only: resume the agent's last conversation in `cwd` instead of starting a new one (default false).
+    #[serde(default)]
+    pub resume: bool,
+}
+
+/// Input of `answer_prompt`.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct AnswerPromptParams {
+    /// Session address `COMPUTER/SESSION` of an agent session that waits for input, e.g. `MozBook/api`.
+    pub session: String,
+    /// The choice to select, as listed in the question's `choices` (from wait_for or list_sessions): its number, e.g. `2` (or `"2"`), or its label, e.g. `"Yes"` (case-insensitive; a unique prefix works too).
+    #[serde(deserialize_with = "number_or_text")]
+    #[schemars(with = "ChoiceSchema")]
+    pub choice: String,
+    /// The `prompt_id` of the question you are answering, from wait_for's `prompt` (or list_sessions' `agent_prompt`). Recommended: if the agent shows a different question by now, nothing is pressed and the call fails instead of answering the wrong question. Omit to answer whatever question is shown.
+    #[serde(default)]
+    pub prompt_id: Option<String>,
+}
+
+/// A choice given as a JSON number or a string.
+#[derive(JsonSchema)]
+#[serde(untagged)]
+#[allow(dead_code)] // only its schema is used
+enum ChoiceSchema {
+    /// The choice's number.
+    Number(u32),
+    /// The choice's number or label as text.
+    Text(String),
+}
+
+/// Reads a choice given as a JSON number (`2`) or a string (`"2"`, `"Yes"`).
+fn number_or_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Choice {
+        Number(u64),
+        Text(String),
+    }
+    Ok(match Choice::deserialize(d)? {
+        Choice::Number(n) => n.to_string(),
+        Choice::Text(t) => t,
+    })
 }
 
 /// Input of `send_text`.
@@ -77,7 +119,7 @@ pub struct ReadOutputParams {
     /// Return raw terminal bytes with ANSI escapes instead of rendered text (default false).
     #[serde(default)]
     pub raw: bool,
-    /// Agent sessions only: return just the agent's last answer as plain text (the reply to the last prompt, without the screen's boxes, spinner and input line). Not combined with `since`.
+    /// Agent sessions only: return just the agent's last answer as plain text (the reply to the last prompt, without the screen's boxes, spinner and input line), plus the tools it ran (`tools`) and the tokens it used (`usage`). Not combined with `since` or `raw`.
     #[serde(default)]
     pub last_turn: bool,
 }
@@ -191,6 +233,60 @@ pub struct SessionOut {
     /// Since when the agent is in `agent_state`, ms since the Unix epoch (its computer's clock).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub agent_since_ms: Option<u64>,
+    /// While `agent_state` is `waiting_for_input`: the question and its choices (answer with answer_prompt).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agent_prompt: Option<PromptOut>,
+    /// Tokens the agent's last turn used, when its transcript says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agent_usage: Option<UsageOut>,
+}
+
+/// A question an agent waits on, with the prompt's own numbered choices.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct PromptOut {
+    /// Identifies this question: pass it to answer_prompt as `prompt_id`, so an answer never lands on a different question.
+    pub prompt_id: String,
+    /// The question as the agent words it, e.g. `Do you want to proceed?`.
+    pub question: String,
+    /// The tool it asks about, e.g. `Bash`, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool: Option<String>,
+    /// The command or input that tool would run, e.g. `touch hi.txt`, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+    /// The choices in screen order; answer_prompt takes a `number` or a `label`.
+    pub choices: Vec<ChoiceOut>,
+}
+
+/// One numbered choice of a question.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct ChoiceOut {
+    /// Its number on screen, e.g. `1`.
+    pub number: u32,
+    /// Its label, e.g. `Yes` or `Yes, and don't ask again for this command`.
+    pub label: String,
+}
+
+/// Tokens an agent's turn used.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, JsonSchema)]
+pub struct UsageOut {
+    /// Input (prompt) tokens, summed over the turn's model calls.
+    pub input_tokens: u64,
+    /// Output tokens, summed over the turn's model calls.
+    pub output_tokens: u64,
+}
+
+/// Result of `answer_prompt`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct AnsweredOut {
+    /// Canonical address of the session, e.g. `MozBook/api`.
+    pub session: String,
+    /// Number of the choice selected.
+    pub number: u32,
+    /// Label of the choice selected.
+    pub label: String,
+    /// The question it answered.
+    pub question: String,
 }
 
 /// Result of `list_sessions`.
@@ -244,6 +340,15 @@ pub struct ReadOut {
     pub session_exit_status: Option<i32>,
     /// Lines cut from the middle of `text` to keep it short (0: none).
     pub lines_omitted: usize,
+    /// With `last_turn`: the tools the agent ran during the turn, in order, e.g. `Bash(touch hi.txt) → exit 0`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tools: Option<Vec<String>>,
+    /// With `last_turn`: tokens the turn used, when the agent's transcript says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub usage: Option<UsageOut>,
+    /// With `last_turn`: where the answer was read, `transcript` (exact) or `screen`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
 }
 
 /// Result of `run_command`.
@@ -296,6 +401,9 @@ pub struct WaitOut {
     /// For an agent wait: true when the agent was already in that state and nothing was awaited.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub already: Option<bool>,
+    /// For `waiting`: the question and its choices, when they could be read; answer with answer_prompt(session, choice, prompt_id).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<PromptOut>,
 }
 
 /// A named directory on a computer.

@@ -10,9 +10,9 @@ use rmcp::ErrorData as McpError;
 use serde::Serialize;
 use telemux_bus::{ComputerStatus, Cursor, OutputReader};
 use telemux_client::mesh::{ago, MeshError};
-use telemux_proto::{ComputerName, SessionInfo, SessionName, SessionState};
+use telemux_proto::{AgentPrompt, ComputerName, SessionInfo, SessionName, SessionState, Usage};
 
-use super::params::{ComputerOut, SessionOut};
+use super::params::{ChoiceOut, ComputerOut, PromptOut, SessionOut, SessionsOut, UsageOut};
 use super::McpServer;
 
 /// A successful result: `value` as structured content, `text` for people and models.
@@ -86,7 +86,81 @@ pub(super) fn session_out(s: &SessionInfo) -> SessionOut {
         agent: s.agent.clone(),
         agent_state: s.agent_state.map(|a| a.as_str().to_string()),
         agent_since_ms: s.agent_since_ms,
+        agent_prompt: s.agent_prompt.as_ref().map(prompt_out),
+        agent_usage: s.agent_usage.map(usage_out),
     }
+}
+
+/// The readable rendering of `list_sessions`.
+pub(super) fn sessions_text(out: &SessionsOut) -> String {
+    if out.sessions.is_empty() {
+        return "no sessions; start one with start_session".to_string();
+    }
+    out.sessions
+        .iter()
+        .map(|s| {
+            let state = match s.exit_status {
+                Some(c) if s.state == "exited" => format!("exited {c}"),
+                _ => s.state.clone(),
+            };
+            let mut agent = match (&s.agent, &s.agent_state) {
+                (Some(a), Some(st)) => format!("  agent {a}: {st}"),
+                (Some(a), None) => format!("  agent {a}"),
+                _ => String::new(),
+            };
+            if let Some(p) = &s.agent_prompt {
+                agent.push_str(&format!(
+                    " — asks: {} ({}; prompt_id {})",
+                    p.question,
+                    choices_line(p),
+                    p.prompt_id
+                ));
+            }
+            if let Some(u) = &s.agent_usage {
+                agent.push_str(&format!(
+                    "  last turn {} in / {} out tokens",
+                    u.input_tokens, u.output_tokens
+                ));
+            }
+            format!("{}  {}  {}  {}{agent}", s.session, state, s.command, s.cwd)
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// An agent's question as the tools return it.
+pub(super) fn prompt_out(p: &AgentPrompt) -> PromptOut {
+    PromptOut {
+        prompt_id: p.id.clone(),
+        question: p.question.clone(),
+        tool: p.tool.clone(),
+        command: p.command.clone(),
+        choices: p
+            .choices
+            .iter()
+            .map(|c| ChoiceOut {
+                number: c.number,
+                label: c.label.clone(),
+            })
+            .collect(),
+    }
+}
+
+/// Token counts as the tools return them.
+pub(super) fn usage_out(u: Usage) -> UsageOut {
+    UsageOut {
+        input_tokens: u.input_tokens,
+        output_tokens: u.output_tokens,
+    }
+}
+
+/// `1. Yes; 2. No` — a question's choices on one line.
+pub(super) fn choices_line(p: &PromptOut) -> String {
+    p.choices
+        .iter()
+        .map(|c| format!("{}. {}", c.number, c.label))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// Caps a caller's `timeout_s` at the configured maximum.

@@ -12,10 +12,13 @@ use rmcp::service::RequestContext;
 use rmcp::{tool, tool_router, ErrorData as McpError, RoleServer};
 
 use super::agent::{self, WaitPlan};
+use super::agent_tools::{last_turn_notes, last_turn_read, waiting_headline};
 use super::output::bound_default;
 use super::page::{read_page, Since};
 use super::params::*;
-use super::result::{computer_out, encode, finish, session_out, timeout_of};
+use super::result::{
+    computer_out, encode, finish, prompt_out, session_out, sessions_text, timeout_of,
+};
 use super::wait::{self, Happened, Progress, Until};
 use super::McpServer;
 use telemux_client::mesh::MeshError;
@@ -73,7 +76,7 @@ impl McpServer {
     /// Lists sessions.
     #[tool(
         name = "list_sessions",
-        description = "List terminal sessions, on one computer or on every online computer: address (`MozBook/api`), program in the foreground, working directory, running/exited, and for AI agent sessions the agent and its state (working, waiting_for_input, idle). Use it to find a session to read from or type into.",
+        description = "List terminal sessions, on one computer or on every online computer: address (`MozBook/api`), program in the foreground, working directory, running/exited, and for AI agent sessions the agent, its state (working, waiting_for_input, idle), the question it waits on (agent_prompt, with choices and prompt_id for answer_prompt) and the tokens of its last turn (agent_usage). Use it to find a session to read from or type into.",
         output_schema = schema_for_output::<SessionsOut>(),
         annotations(read_only_hint = true, open_world_hint = false)
     )]
@@ -87,26 +90,7 @@ impl McpServer {
                 let out = SessionsOut {
                     sessions: list.iter().map(session_out).collect(),
                 };
-                let text = if out.sessions.is_empty() {
-                    "no sessions; start one with start_session".to_string()
-                } else {
-                    out.sessions
-                        .iter()
-                        .map(|s| {
-                            let state = match s.exit_status {
-                                Some(c) if s.state == "exited" => format!("exited {c}"),
-                                _ => s.state.clone(),
-                            };
-                            let agent = match (&s.agent, &s.agent_state) {
-                                (Some(a), Some(st)) => format!("  agent {a}: {st}"),
-                                (Some(a), None) => format!("  agent {a}"),
-                                _ => String::new(),
-                            };
-                            format!("{}  {}  {}  {}{agent}", s.session, state, s.command, s.cwd)
-                        })
-                        .collect::<Vec<_>>()
-                        .join("\n")
-                };
+                let text = sessions_text(&out);
                 encode(&out, text)
             }
             .await,
@@ -136,7 +120,7 @@ impl McpServer {
     /// Starts a session.
     #[tool(
         name = "start_session",
-        description = "Start a new terminal session (a shell, a program, or an AI coding agent) on a computer and return its address, e.g. `MozBook/s1`. Use it for long-running or interactive work (servers, REPLs, editors); for a single command with an exit code prefer run_command. With `agent` (e.g. \"claude\") it starts that agent profile, and `cwd` may be a project name from list_projects (e.g. \"api\"). Then use send_text, wait_for and read_output with the returned address.",
+        description = "Start a new terminal session (a shell, a program, or an AI coding agent) on a computer and return its address, e.g. `MozBook/s1`. Use it for long-running or interactive work (servers, REPLs, editors); for a single command with an exit code prefer run_command. With `agent` (e.g. \"claude\") it starts that agent profile, and `cwd` may be a project name from list_projects (e.g. \"api\"); resume=true (with agent) continues the agent's last conversation in that directory. Then use send_text, wait_for and read_output with the returned address.",
         output_schema = schema_for_output::<StartedOut>(),
         annotations(read_only_hint = false, destructive_hint = false, open_world_hint = false)
     )]
@@ -161,15 +145,15 @@ impl McpServer {
                     .as_ref()
                     .filter(|c| !c.trim().is_empty())
                     .map(|c| vec![c.clone()]);
+                let agent = p.agent.clone().filter(|a| !a.trim().is_empty());
+                if p.resume && agent.is_none() {
+                    return Err(MeshError::BadInput(
+                        "resume continues an agent's last conversation; give agent too (e.g. agent=\"claude\")".into(),
+                    ));
+                }
                 let created = self
                     .mesh
-                    .new_session(
-                        &target,
-                        p.cwd.clone(),
-                        command,
-                        p.agent.clone().filter(|a| !a.trim().is_empty()),
-                        false,
-                    )
+                    .new_session(&target, p.cwd.clone(), command, agent, p.resume)
                     .await?;
                 let out = StartedOut {
                     session: format!("{}/{}", created.computer, created.session),
@@ -178,6 +162,9 @@ impl McpServer {
                     cursor: created.cursor.clone(),
                 };
                 let what = match p.agent.as_deref().filter(|a| !a.trim().is_empty()) {
+                    Some(a) if p.resume => {
+                        format!("resumed agent {a}'s last conversation in {}", out.session)
+                    }
                     Some(a) => format!("started agent {a} in {}", out.session),
                     None => format!("started {}", out.session),
                 };
@@ -265,7 +252,7 @@ impl McpServer {
     /// Reads output.
     #[tool(
         name = "read_output",
-        description = "Read a session's output. Without `since`: the current screen plus `lines` of scrollback (default 100), as rendered text. With `since` (a cursor from an earlier call): only the output produced after it, oldest first, with notes like `[telemux: command finished: exit code 1, 20 ms]`; page on by passing the returned `cursor` as the next `since` while `more` is true. `raw` returns terminal bytes with escapes. For an AI agent session, last_turn=true returns only the agent's last answer as plain text.",
+        description = "Read a session's output. Without `since`: the current screen plus `lines` of scrollback (default 100), as rendered text. With `since` (a cursor from an earlier call): only the output produced after it, oldest first, with notes like `[telemux: command finished: exit code 1, 20 ms]`; page on by passing the returned `cursor` as the next `since` while `more` is true. `raw` returns terminal bytes with escapes. For an AI agent session, last_turn=true returns only the agent's last answer as plain text, with the tools it ran (`tools`, e.g. `Bash(touch hi.txt) → exit 0`) and the tokens it used (`usage`).",
         output_schema = schema_for_output::<ReadOut>(),
         annotations(read_only_hint = true, open_world_hint = false)
     )]
@@ -283,24 +270,7 @@ impl McpServer {
                 let (c, s) = self.mesh.resolve_session(&p.session).await?;
                 let addr = format!("{c}/{s}");
                 let out = match &p.since {
-                    None if p.last_turn => {
-                        let cursor = self.stream_end(&c, &s).await?;
-                        let text = self.mesh.read_last_turn(&addr).await?;
-                        let b = bound_default(&text);
-                        ReadOut {
-                            session: addr.clone(),
-                            text: if b.text.trim().is_empty() {
-                                "(the agent has not answered anything yet)".into()
-                            } else {
-                                b.text
-                            },
-                            cursor,
-                            more: false,
-                            command_exit_code: None,
-                            session_exit_status: None,
-                            lines_omitted: b.omitted,
-                        }
-                    }
+                    None if p.last_turn => last_turn_read(self, &c, &s).await?,
                     Some(since) => {
                         let since = Since::parse(since)?;
                         let lines = p.lines.unwrap_or(DEFAULT_PAGE_LINES) as usize;
@@ -313,6 +283,9 @@ impl McpServer {
                             command_exit_code: pg.rendered.command_exit_code,
                             session_exit_status: pg.rendered.session_exit_status,
                             lines_omitted: pg.omitted,
+                            tools: None,
+                            usage: None,
+                            source: None,
                         }
                     }
                     None => {
@@ -333,6 +306,9 @@ impl McpServer {
                             command_exit_code: None,
                             session_exit_status: None,
                             lines_omitted: b.omitted,
+                            tools: None,
+                            usage: None,
+                            source: None,
                         }
                     }
                 };
@@ -340,6 +316,7 @@ impl McpServer {
                 if !text.is_empty() && !text.ends_with('\n') {
                     text.push('\n');
                 }
+                text.push_str(&last_turn_notes(&out));
                 if out.more {
                     text.push_str(&format!(
                         "[telemux: more output after cursor {}; call read_output again with since={}]",
@@ -435,7 +412,7 @@ impl McpServer {
     /// Waits for exit, idle or text.
     #[tool(
         name = "wait_for",
-        description = "Block until something happens in a session, then say what: until=\"exit\" waits for the command typed into the shell to finish (returns its exit code) or the session's program to end; until=\"idle\" waits until no new output arrives for a quiet period (default 2 s); until=\"text:<regex>\" waits until a new output line matches, e.g. `text:Listening on`. Stops after timeout_s (default 30) with happened=\"timeout\". Pass `since` = the cursor send_text returned so a fast command is not missed. Returns the output seen while waiting and a cursor. Sends progress notifications when the client asks for them.\n\nAI agent sessions (started with start_session agent=...): until=\"idle\" waits until the agent finished its turn (agent_state idle) or stops to ask something (happened=\"waiting\", the question in agent_detail); until=\"waiting\" waits only for a question (waiting_for_input). Only a state change AFTER the start point counts, so send_text followed by wait_for idle never returns on the idle state from before the prompt. The start point is `since`, else the moment before the last send_text/send_keys this server sent to the session, else now; only in that last case does an agent already in the wanted state return at once (already=true). If no state change follows the start point and the screen stays still for 5 s while the agent is in the wanted state, the input started no turn and the wait ends (already=true). until=\"waiting\" on a session without an agent is an error.",
+        description = "Block until something happens in a session, then say what: until=\"exit\" waits for the command typed into the shell to finish (returns its exit code) or the session's program to end; until=\"idle\" waits until no new output arrives for a quiet period (default 2 s); until=\"text:<regex>\" waits until a new output line matches, e.g. `text:Listening on`. Stops after timeout_s (default 30) with happened=\"timeout\". Pass `since` = the cursor send_text returned so a fast command is not missed. Returns the output seen while waiting and a cursor. Sends progress notifications when the client asks for them.\n\nAI agent sessions (started with start_session agent=...): until=\"idle\" waits until the agent finished its turn (agent_state idle) or stops to ask something (happened=\"waiting\", the question in agent_detail); until=\"waiting\" waits only for a question (waiting_for_input); a question comes back as `prompt` (prompt_id, question, tool, command, choices [{number, label}]) for answer_prompt. Only a state change AFTER the start point counts, so send_text followed by wait_for idle never returns on the idle state from before the prompt. The start point is `since`, else the moment before the last send_text/send_keys this server sent to the session, else now; only in that last case does an agent already in the wanted state return at once (already=true). If no state change follows the start point and the screen stays still for 5 s while the agent is in the wanted state, the input started no turn and the wait ends (already=true). until=\"waiting\" on a session without an agent is an error.",
         output_schema = schema_for_output::<WaitOut>(),
         annotations(read_only_hint = true, open_world_hint = false)
     )]
@@ -469,11 +446,16 @@ impl McpServer {
                         wait::wait(&self.mesh, &c, &s, from, &until, timeout, progress, &ctx.ct)
                             .await?
                     }
-                    WaitPlan::Already { state, cursor } => wait::Waited {
+                    WaitPlan::Already {
+                        state,
+                        cursor,
+                        prompt,
+                    } => wait::Waited {
                         happened: Happened::Agent {
                             state,
                             detail: format!("already {state} when the wait began"),
                             already: true,
+                            prompt,
                         },
                         // What the agent shows now: the answer, or its question.
                         output: self.mesh.read(&addr, 0, false).await?,
@@ -494,12 +476,26 @@ impl McpServer {
                         state,
                         detail,
                         already,
+                        ..
                     } => (
                         Some(state.as_str().to_string()),
                         Some(detail.clone()),
                         Some(*already),
                     ),
                     _ => (None, None, None),
+                };
+                let prompt = match &w.happened {
+                    Happened::Agent {
+                        state: telemux_proto::AgentState::WaitingForInput,
+                        prompt,
+                        ..
+                    } => match prompt {
+                        Some(p) => Some(prompt_out(p)),
+                        // Not in the record (ended by the grace period, or an
+                        // older node): what the session shows now.
+                        None => self.mesh.agent_prompt(&addr).await.ok().flatten().as_ref().map(prompt_out),
+                    },
+                    _ => None,
                 };
                 let out = WaitOut {
                     session: addr.clone(),
@@ -513,6 +509,7 @@ impl McpServer {
                     agent_state,
                     agent_detail,
                     already,
+                    prompt,
                 };
                 let secs = format!("{:.1} s", out.waited_s);
                 let head = match &w.happened {
@@ -534,9 +531,7 @@ impl McpServer {
                         state: telemux_proto::AgentState::WaitingForInput,
                         detail,
                         ..
-                    } => format!(
-                        "the agent in {addr} is waiting for your input ({secs}): {detail}\nAnswer with send_text or send_keys; read_output shows the choices."
-                    ),
+                    } => waiting_headline(&addr, &secs, detail, out.prompt.as_ref()),
                     Happened::Agent {
                         already: true,
                         detail,

@@ -18,7 +18,9 @@ use rmcp::model::{ProgressNotificationParam, ProgressToken};
 use rmcp::service::RequestContext;
 use rmcp::{Peer, RoleServer};
 use telemux_bus::{Cursor, OutputReader};
-use telemux_proto::{AgentState, ComputerName, OutputEvent, OutputRecord, SessionName};
+use telemux_proto::{
+    AgentPrompt, AgentState, ComputerName, OutputEvent, OutputRecord, SessionName,
+};
 use tokio_util::sync::CancellationToken;
 
 use telemux_client::view::Transcript;
@@ -142,6 +144,8 @@ pub enum Happened {
         detail: String,
         /// It was already in that state; nothing was awaited.
         already: bool,
+        /// For `waiting_for_input`: the question and its choices, when read.
+        prompt: Option<AgentPrompt>,
     },
     /// The timeout passed first.
     Timeout,
@@ -300,6 +304,7 @@ pub async fn wait(
                         a.grace.as_secs()
                     ),
                     already: true,
+                    prompt: None,
                 };
                 return Ok(done(happened, &seen, &last_frame, &reader));
             }
@@ -393,13 +398,19 @@ pub async fn wait(
                         &reader,
                     ));
                 }
-                OutputEvent::AgentState { state, detail, .. } => {
+                OutputEvent::AgentState {
+                    state,
+                    detail,
+                    prompt,
+                    ..
+                } => {
                     agent_now = Some(*state);
                     if until.wants_agent(*state) {
                         let happened = Happened::Agent {
                             state: *state,
                             detail: detail.clone(),
                             already: false,
+                            prompt: prompt.clone(),
                         };
                         return Ok(done(happened, &seen, &last_frame, &reader));
                     }

@@ -6,12 +6,20 @@
 //!
 //! The format `k:KEY:THREAD` is the one earlier versions wrote, so buttons
 //! already sitting in a chat keep working after an upgrade.
+//!
+//! An agent's question gets one button per choice, `a:THREAD:PROMPT_ID:NUMBER`:
+//! the topic names the session (as for key buttons) and the prompt id makes
+//! a press on an old question fail as stale instead of answering a new one.
 
 use frankenstein::types::{InlineKeyboardButton, InlineKeyboardMarkup};
+use telemux_proto::AgentPrompt;
 use thiserror::Error;
 
 /// Telegram's limit for `callback_data`, in bytes.
 pub const MAX_CALLBACK_DATA: usize = 64;
+/// Longest choice button text we send, in characters: Telegram shows about
+/// this much on a phone, and a cut label reads better than a wrapped one.
+pub const MAX_CHOICE_TEXT: usize = 60;
 
 /// A key one of the session buttons presses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,7 +74,7 @@ impl SessionKey {
 }
 
 /// What a pressed button asks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Button {
     /// Press `key` in the session of forum topic `thread`.
     Key {
@@ -75,12 +83,23 @@ pub enum Button {
         /// The topic (`message_thread_id`) whose session gets it.
         thread: i32,
     },
+    /// Answer question `prompt_id` of the agent in topic `thread`'s session
+    /// with its choice `number`.
+    Answer {
+        /// The topic whose session asks.
+        thread: i32,
+        /// [`AgentPrompt::id`] of the question the button was made for.
+        prompt_id: String,
+        /// The choice's number on screen.
+        number: u32,
+    },
 }
 
 /// `callback_data` that is not one of ours (an old or forged button).
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum UnknownButton {
-    /// Not of the `k:KEY:THREAD` shape, too long, or a bad thread id.
+    /// Not of the `k:KEY:THREAD` or `a:THREAD:PROMPT_ID:NUMBER` shape, too
+    /// long, or a bad thread id, prompt id or number.
     #[error("unknown button")]
     Malformed,
     /// The shape is ours but the key is not one a button presses; named, so a
@@ -89,11 +108,53 @@ pub enum UnknownButton {
     Key(String),
 }
 
+/// Plain decimal digits only: `parse` would also take a leading `+`.
+fn digits<T: std::str::FromStr>(s: &str) -> Result<T, UnknownButton> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(UnknownButton::Malformed);
+    }
+    s.parse().map_err(|_| UnknownButton::Malformed)
+}
+
+/// Whether `id` can stand in `callback_data`: it must not contain the
+/// separator, and only what node ids are made of is let through.
+fn prompt_id_ok(id: &str) -> bool {
+    !id.is_empty()
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 impl Button {
-    /// The `callback_data` for this button (always within [`MAX_CALLBACK_DATA`]).
+    /// A choice button, or `None` when its `callback_data` would not fit
+    /// [`MAX_CALLBACK_DATA`] or the prompt id has characters we do not carry.
+    pub fn answer(thread: i32, prompt_id: &str, number: u32) -> Option<Button> {
+        let b = Button::Answer {
+            thread,
+            prompt_id: prompt_id.to_string(),
+            number,
+        };
+        (thread >= 0 && prompt_id_ok(prompt_id) && b.encode().len() <= MAX_CALLBACK_DATA)
+            .then_some(b)
+    }
+
+    /// The topic whose session the button acts on.
+    pub fn thread(&self) -> i32 {
+        match self {
+            Button::Key { thread, .. } | Button::Answer { thread, .. } => *thread,
+        }
+    }
+
+    /// The `callback_data` for this button (within [`MAX_CALLBACK_DATA`]
+    /// for every button [`Button::answer`] made).
     pub fn encode(&self) -> String {
         match self {
             Button::Key { key, thread } => format!("k:{}:{thread}", key.name()),
+            Button::Answer {
+                thread,
+                prompt_id,
+                number,
+            } => format!("a:{thread}:{prompt_id}:{number}"),
         }
     }
 
@@ -102,21 +163,69 @@ impl Button {
         if data.len() > MAX_CALLBACK_DATA {
             return Err(UnknownButton::Malformed);
         }
-        let mut parts = data.splitn(3, ':');
-        match (parts.next(), parts.next(), parts.next()) {
-            (Some("k"), Some(key), Some(thread)) => {
+        let parts: Vec<&str> = data.split(':').collect();
+        match parts.as_slice() {
+            ["k", key, thread @ ..] => {
                 let key = SessionKey::from_name(key)
                     .ok_or_else(|| UnknownButton::Key(key.to_string()))?;
-                // Only plain digits: `parse` would also take a leading `+`.
-                if thread.is_empty() || !thread.bytes().all(|b| b.is_ascii_digit()) {
+                let [thread] = thread else {
+                    return Err(UnknownButton::Malformed);
+                };
+                Ok(Button::Key {
+                    key,
+                    thread: digits(thread)?,
+                })
+            }
+            ["a", thread, prompt_id, number] => {
+                if !prompt_id_ok(prompt_id) {
                     return Err(UnknownButton::Malformed);
                 }
-                let thread = thread.parse().map_err(|_| UnknownButton::Malformed)?;
-                Ok(Button::Key { key, thread })
+                Ok(Button::Answer {
+                    thread: digits(thread)?,
+                    prompt_id: prompt_id.to_string(),
+                    number: digits(number)?,
+                })
             }
             _ => Err(UnknownButton::Malformed),
         }
     }
+}
+
+/// The text of a choice's button: `2. Yes, and always allow …`, cut to
+/// [`MAX_CHOICE_TEXT`] characters.
+pub fn choice_text(number: u32, label: &str) -> String {
+    let text = format!("{number}. {}", label.trim());
+    if text.chars().count() <= MAX_CHOICE_TEXT {
+        return text;
+    }
+    let cut: String = text.chars().take(MAX_CHOICE_TEXT - 1).collect();
+    format!("{}…", cut.trim_end())
+}
+
+/// One button per choice of `prompt` (a row each: labels are long), for
+/// the question's notification in topic `thread`; `None` when a choice's
+/// button cannot be encoded (then the question is answered by typing).
+pub fn answer_keyboard(thread: Option<i32>, prompt: &AgentPrompt) -> Option<InlineKeyboardMarkup> {
+    let thread = thread?;
+    if prompt.choices.is_empty() {
+        return None;
+    }
+    let rows = prompt
+        .choices
+        .iter()
+        .map(|c| {
+            let b = Button::answer(thread, &prompt.id, c.number)?;
+            Some(vec![InlineKeyboardButton::builder()
+                .text(choice_text(c.number, &c.label))
+                .callback_data(b.encode())
+                .build()])
+        })
+        .collect::<Option<Vec<_>>>()?;
+    Some(
+        InlineKeyboardMarkup::builder()
+            .inline_keyboard(rows)
+            .build(),
+    )
 }
 
 /// The row of key buttons under a session's messages in topic `thread`.
@@ -187,6 +296,111 @@ mod tests {
             Button::decode("k:C-c;kill-server:5"),
             Err(UnknownButton::Key("C-c;kill-server".into()))
         );
+    }
+
+    #[test]
+    fn answer_buttons_round_trip_within_the_limit() {
+        for thread in [0, 1001, i32::MAX] {
+            for number in [1, 9, 10, u32::MAX] {
+                let b = Button::answer(thread, "0123456789ab", number).unwrap();
+                let data = b.encode();
+                assert!(data.len() <= MAX_CALLBACK_DATA, "{data}");
+                assert_eq!(Button::decode(&data), Ok(b.clone()), "{data}");
+                assert_eq!(b.thread(), thread);
+            }
+        }
+        assert_eq!(
+            Button::decode("a:1001:0123456789ab:2"),
+            Ok(Button::Answer {
+                thread: 1001,
+                prompt_id: "0123456789ab".into(),
+                number: 2
+            })
+        );
+        // The session is named by its topic, so a long session name never
+        // makes the data longer; only a (foreign) overlong prompt id does,
+        // and then there is no button rather than one that cannot work.
+        assert!(Button::answer(i32::MAX, &"f".repeat(40), u32::MAX).is_some());
+        assert!(Button::answer(i32::MAX, &"f".repeat(60), 1).is_none());
+        assert!(Button::answer(1, "a:b", 1).is_none());
+        assert!(Button::answer(1, "", 1).is_none());
+        assert!(Button::answer(-1, "abc", 1).is_none());
+    }
+
+    #[test]
+    fn malformed_answer_data_is_refused() {
+        for bad in [
+            "a",
+            "a:1001",
+            "a:1001:abc",
+            "a:1001:abc:",
+            "a::abc:1",
+            "a:1001::1",
+            "a:1001:abc:x",
+            "a:1001:abc:+1",
+            "a:1001:abc:-1",
+            "a:-5:abc:1",
+            "a:1001:abc:1:2",
+            "a:1001:a b:1",
+            "a:1001:abc:99999999999",
+            "A:1001:abc:1",
+            &format!("a:1001:{}:1", "f".repeat(60)),
+        ] {
+            assert_eq!(
+                Button::decode(bad),
+                Err(UnknownButton::Malformed),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_question_gets_one_button_per_choice_labelled_with_its_label() {
+        use telemux_proto::PromptChoice;
+        let long =
+            "Yes, and always allow access to a-very-long-project-directory-name/ from this project";
+        let p = AgentPrompt {
+            id: "0123456789ab".into(),
+            question: "Do you want to proceed?".into(),
+            tool: None,
+            command: None,
+            choices: [(1, "Yes"), (2, long), (3, "No")]
+                .into_iter()
+                .map(|(number, label)| PromptChoice {
+                    number,
+                    label: label.into(),
+                })
+                .collect(),
+        };
+        assert!(
+            answer_keyboard(None, &p).is_none(),
+            "buttons live in topics"
+        );
+        let k = answer_keyboard(Some(1001), &p).unwrap();
+        let rows: Vec<(&str, &str)> = k
+            .inline_keyboard
+            .iter()
+            .map(|r| (r[0].text.as_str(), r[0].callback_data.as_deref().unwrap()))
+            .collect();
+        assert_eq!(rows[0], ("1. Yes", "a:1001:0123456789ab:1"));
+        assert_eq!(rows[2], ("3. No", "a:1001:0123456789ab:3"));
+        assert!(
+            rows[1].0.starts_with("2. Yes, and always allow"),
+            "{}",
+            rows[1].0
+        );
+        assert!(rows[1].0.ends_with('…'), "{}", rows[1].0);
+        assert_eq!(rows[1].0.chars().count(), MAX_CHOICE_TEXT);
+        let none = AgentPrompt {
+            choices: vec![],
+            ..p.clone()
+        };
+        assert!(answer_keyboard(Some(1), &none).is_none());
+        let foreign = AgentPrompt {
+            id: "x".repeat(70),
+            ..p
+        };
+        assert!(answer_keyboard(Some(1), &foreign).is_none());
     }
 
     #[test]

@@ -71,7 +71,7 @@ pub fn help() -> String {
         "/output — the whole scrollback as a file",
         "",
         "In a session's topic, anything you type is sent to it followed by Enter; /keys, /cancel, /kill and /output act on it. Elsewhere give the session first: /kill MozBook/api.",
-        "An agent's topic shows its state under the live message, and a new message (so your phone buzzes) when it asks you something or finishes its turn.",
+        "An agent's topic shows its state under the live message, and a new message (so your phone buzzes) when it asks you something — with one button per choice — or finishes its turn, quoting its answer.",
     ]
     .join("\n")
 }
@@ -404,29 +404,20 @@ async fn output(bot: &Bot, here: Here, addr: &str) -> Result<(), CommandError> {
 /// Handles a button press (a [`Button`]) from an allowed user.
 pub async fn on_callback(bot: &Arc<Bot>, q: CallbackQuery) {
     let data = q.data.clone().unwrap_or_default();
-    let answer = async {
-        let Button::Key { key, thread } = Button::decode(&data)?;
-        let key = key.name();
-        let addr = topics::session_of_thread(bot, thread)
-            .await
-            .ok_or(CommandError::TopicWithoutSession)?;
-        bot.mesh.send_keys(&addr, &[key.to_string()]).await?;
-        if let Some(MaybeInaccessibleMessage::Message(m)) = &q.message {
-            watch_addressed(
-                bot,
-                Here {
-                    chat: m.chat.id,
-                    thread: Some(thread),
-                },
-                &addr,
-            );
+    let (text, edit) = match Button::decode(&data) {
+        Ok(Button::Key { key, thread }) => match press_key(bot, &q, key.name(), thread).await {
+            Ok(t) => (t, None),
+            Err(e) => (format!("⚠️ {e}"), None),
+        },
+        Ok(Button::Answer {
+            thread,
+            prompt_id,
+            number,
+        }) => {
+            let p = agents::answer_button(bot, &q, thread, &prompt_id, number).await;
+            (p.toast, p.edit)
         }
-        Ok::<_, CommandError>(format!("{key} → {addr}"))
-    }
-    .await;
-    let text = match answer {
-        Ok(t) => t,
-        Err(e) => format!("⚠️ {e}"),
+        Err(e) => (format!("⚠️ {}", CommandError::from(e)), None),
     };
     let params = AnswerCallbackQueryParams {
         callback_query_id: q.id.clone(),
@@ -438,4 +429,31 @@ pub async fn on_callback(bot: &Arc<Bot>, q: CallbackQuery) {
     if let Err(e) = bot.api.answer_callback_query(&params).await {
         tracing::warn!(error = %e, "answerCallbackQuery failed");
     }
+    if let Some(html) = edit {
+        agents::edit_pressed(bot, &q, html).await;
+    }
+}
+
+/// A key button: presses `key` in topic `thread`'s session.
+async fn press_key(
+    bot: &Arc<Bot>,
+    q: &CallbackQuery,
+    key: &str,
+    thread: i32,
+) -> Result<String, CommandError> {
+    let addr = topics::session_of_thread(bot, thread)
+        .await
+        .ok_or(CommandError::TopicWithoutSession)?;
+    bot.mesh.send_keys(&addr, &[key.to_string()]).await?;
+    if let Some(MaybeInaccessibleMessage::Message(m)) = &q.message {
+        watch_addressed(
+            bot,
+            Here {
+                chat: m.chat.id,
+                thread: Some(thread),
+            },
+            &addr,
+        );
+    }
+    Ok(format!("{key} → {addr}"))
 }

@@ -72,7 +72,7 @@ pub fn lane_of(u: &Update) -> Lane {
                 .data
                 .as_deref()
                 .and_then(|d| Button::decode(d).ok())
-                .map(|Button::Key { thread, .. }| thread),
+                .map(|b| b.thread()),
         },
         _ => Lane {
             chat: 0,

@@ -20,6 +20,7 @@
 
 use std::collections::VecDeque;
 
+use frankenstein::types::InlineKeyboardMarkup;
 use serde::{Deserialize, Serialize};
 use telemux_proto::{AgentState, OutputEvent};
 
@@ -99,11 +100,17 @@ impl Live {
 
     /// A slot holding one finished HTML message (a command reply).
     pub fn message(html: String) -> Live {
+        Live::message_with(html, None)
+    }
+
+    /// [`Live::message`] with `keyboard` under it (an agent question's choices).
+    pub fn message_with(html: String, keyboard: Option<InlineKeyboardMarkup>) -> Live {
         let mut l = Live::new(false);
         let id = l.alloc();
         l.segs.push_back(Segment {
             id,
             raw_html: Some(html),
+            keyboard,
             frozen: true,
             ..Segment::default()
         });

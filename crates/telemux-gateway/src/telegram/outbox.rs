@@ -18,7 +18,7 @@ use std::{
 
 use frankenstein::{
     methods::{EditMessageTextParams, SendMessageParams},
-    types::{LinkPreviewOptions, ReplyMarkup},
+    types::{InlineKeyboardMarkup, LinkPreviewOptions, ReplyMarkup},
     AsyncTelegramApi, ParseMode,
 };
 use telemux_bus::Bus;
@@ -164,12 +164,23 @@ impl Outbox {
 
     /// Sends one HTML message (a command reply) into `chat`/`thread`.
     pub fn say(&self, chat: i64, thread: Option<i32>, html: String) {
+        self.say_with(chat, thread, html, None);
+    }
+
+    /// [`Outbox::say`] with `keyboard` under the message.
+    pub fn say_with(
+        &self,
+        chat: i64,
+        thread: Option<i32>,
+        html: String,
+        keyboard: Option<InlineKeyboardMarkup>,
+    ) {
         let id = {
             let mut st = self.lock();
             st.seq += 1;
             format!("say:{}", st.seq)
         };
-        self.open(&id, chat, thread, Live::message(html), None);
+        self.open(&id, chat, thread, Live::message_with(html, keyboard), None);
         self.close(&id);
     }
 
@@ -285,10 +296,10 @@ impl Outbox {
         tracing::debug!(chat = p.chat, edit = ?p.action.message_id, "delivering");
         let r = &p.action.rendered;
         let parse_mode = r.html.then_some(ParseMode::Html);
-        let markup = if r.buttons {
-            session_keyboard(p.thread)
-        } else {
-            None
+        let markup = match &r.keyboard {
+            Some(k) => Some(k.clone()),
+            None if r.buttons => session_keyboard(p.thread),
+            None => None,
         };
         let no_preview = LinkPreviewOptions::builder().is_disabled(true).build();
         match p.action.message_id {

@@ -17,10 +17,11 @@ use telemux_proto::{now_ms, ComputerName, OutputEvent, SessionAddr, SessionName}
 
 use super::{
     bot::{Bot, Here},
+    buttons::answer_keyboard,
     error::TopicError,
     html::escape,
     live::{Live, LiveState},
-    notify::Notifier,
+    notify::{finished_html, Notice, Notifier},
 };
 
 /// The case-folded `computer/session` used as a Redis field.
@@ -252,13 +253,24 @@ async fn watch(
         });
         for (_, rec) in &batch.entries {
             if let Ok(r) = rec {
-                if let OutputEvent::AgentState { state, detail, .. } = &r.event {
+                if let OutputEvent::AgentState {
+                    state,
+                    detail,
+                    prompt,
+                    ..
+                } = &r.event
+                {
                     let now = tokio::time::Instant::now().into_std();
-                    if let Some(html) =
-                        notifier.on_record(&addr, *state, detail, r.ts_ms, now_ms(), now)
-                    {
-                        // A new message, after the live one's update above, so the phone buzzes.
-                        bot.outbox.say(chat, Some(thread), html);
+                    if let Some(n) = notifier.on_record(
+                        &addr,
+                        *state,
+                        detail,
+                        prompt.as_ref(),
+                        r.ts_ms,
+                        now_ms(),
+                        now,
+                    ) {
+                        post(bot, chat, thread, &addr, n);
                     }
                 }
             }
@@ -270,6 +282,39 @@ async fn watch(
                 tracing::warn!(error = %e, "could not forget live state");
             }
             return;
+        }
+    }
+}
+
+/// Posts a notification as a new message, after the live message's update,
+/// so the phone buzzes: a question with its choices as buttons, a finished
+/// turn with the answer read from the agent's transcript (in its own task,
+/// so reading it never holds up the live output).
+fn post(bot: &Arc<Bot>, chat: i64, thread: i32, addr: &str, n: Notice) {
+    match n {
+        Notice::Question { html, prompt } => {
+            let keyboard = prompt
+                .as_ref()
+                .and_then(|p| answer_keyboard(Some(thread), p));
+            bot.outbox.say_with(chat, Some(thread), html, keyboard);
+        }
+        Notice::Finished => {
+            let (bot2, addr) = (bot.clone(), addr.to_string());
+            bot.tracker.spawn(async move {
+                let turn = tokio::select! {
+                    _ = bot2.cancel.cancelled() => return,
+                    t = bot2.mesh.last_turn(&addr) => t,
+                };
+                let turn = match turn {
+                    Ok(t) => Some(t),
+                    Err(e) => {
+                        tracing::info!(session = %addr, error = %e, "no last turn for the notification");
+                        None
+                    }
+                };
+                bot2.outbox
+                    .say(chat, Some(thread), finished_html(&addr, turn.as_ref()));
+            });
         }
     }
 }

@@ -5,6 +5,7 @@
 
 use std::collections::VecDeque;
 
+use frankenstein::types::InlineKeyboardMarkup;
 use serde::{Deserialize, Serialize};
 
 use super::{RESERVE, SOFT_LIMIT};
@@ -26,6 +27,10 @@ pub struct Segment {
     pub(super) footer: Option<String>,
     /// Prebuilt HTML (command replies) instead of `<pre>` output.
     pub(super) raw_html: Option<String>,
+    /// A keyboard of its own for a prebuilt message (an agent question's
+    /// choices), instead of the session buttons.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) keyboard: Option<InlineKeyboardMarkup>,
     /// An agent session's state line, shown under the output.
     #[serde(default)]
     pub(super) status: Option<String>,
@@ -46,11 +51,18 @@ pub struct Rendered {
     pub html: bool,
     /// Show the session buttons under it.
     pub buttons: bool,
+    /// Show this keyboard under it (instead of the session buttons).
+    pub keyboard: Option<InlineKeyboardMarkup>,
 }
 
 impl Rendered {
     pub(super) fn key(&self) -> String {
-        format!("{}|{}|{}", self.html, self.buttons, self.text)
+        let keyboard = self
+            .keyboard
+            .as_ref()
+            .and_then(|k| serde_json::to_string(k).ok())
+            .unwrap_or_default();
+        format!("{}|{}|{keyboard}|{}", self.html, self.buttons, self.text)
     }
 }
 
@@ -117,6 +129,7 @@ impl Segment {
                 text: h.clone(),
                 html: !self.plain,
                 buttons: false,
+                keyboard: self.keyboard.clone(),
             };
         }
         let body = self.body();
@@ -137,6 +150,7 @@ impl Segment {
             text,
             html: !self.plain,
             buttons,
+            keyboard: None,
         }
     }
 
