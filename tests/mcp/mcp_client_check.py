@@ -32,6 +32,7 @@ from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 
 TOOLS = {
+    "answer_prompt",
     "list_computers",
     "list_sessions",
     "list_projects",

@@ -457,3 +457,165 @@ async fn mcp_answers_each_agents_prompt() {
         );
     }
 }
+
+/// Each agent's permission prompt answered from the phone: the notification in
+/// the session's topic carries one inline button per choice with the real
+/// labels; pressing one selects exactly that choice on the real TUI and the
+/// message says who chose what; pressing it again says the question is gone
+/// (and presses nothing); "finished its turn" brings the exact answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn telegram_buttons_answer_each_agents_prompt() {
+    use telemux_tests::telegram::{FakeTelegram, GatewayProcess};
+    const OWNER: i64 = 42;
+    const GROUP: i64 = -100_777;
+    let _one = ONE_AT_A_TIME.lock().await;
+    let home = AgentHome::new();
+    let model = FakeModel::start(
+        &json!({"text": "Hello from the fake model!", "tool_cmd": "touch hi.txt && echo hi", "delay_s": 0.5}),
+    );
+    let m = agent_mesh(&home, &model, &[]).await;
+    let tg = FakeTelegram::start("123456:TEST-token").await;
+    let _gw = GatewayProcess::start(&m.redis.url(), tg.gateway_env(OWNER, GROUP));
+    for (agent, first) in [
+        ("claude", "Yes"),
+        ("codex", "Yes, proceed"),
+        ("gemini", "Allow once"),
+    ] {
+        let _ = std::fs::remove_file(home.project().join("hi.txt"));
+        let addr = format!("A/{agent}-tg");
+        tg.inject_message(OWNER, GROUP, None, &format!("/{agent} {addr} proj"));
+        let thread = wait_until(&format!("a topic for {addr}"), LONG, || async {
+            tg.topics().into_iter().find(|t| t.2 == addr).map(|t| t.1)
+        })
+        .await;
+        wait_states(&m, &addr, 0, &["starting", "idle"]).await;
+        tg.inject_message(OWNER, GROUP, Some(thread), "Please run the TOOL now");
+        // The notification with the prompt's own choices as buttons.
+        let (msg_id, buttons) = wait_until(
+            &format!("{agent}'s question with buttons"),
+            LONG,
+            || async {
+                tg.calls_of("sendMessage")
+                    .into_iter()
+                    .filter(|c| c.error.is_none() && c.params["message_thread_id"] == thread)
+                    .filter_map(|c| {
+                        let kb = c.params["reply_markup"]["inline_keyboard"]
+                            .as_array()?
+                            .clone();
+                        let buttons: Vec<(String, String)> = kb
+                            .iter()
+                            .flat_map(|row| row.as_array().cloned().unwrap_or_default())
+                            .map(|b| {
+                                (
+                                    b["text"].as_str().unwrap_or("").to_string(),
+                                    b["callback_data"].as_str().unwrap_or("").to_string(),
+                                )
+                            })
+                            .collect();
+                        buttons
+                            .iter()
+                            .any(|(t, _)| t.starts_with("1."))
+                            .then_some(buttons)
+                    })
+                    .next()
+                    .and_then(|buttons| {
+                        let msgs = tg.messages(GROUP, Some(thread));
+                        msgs.iter()
+                            .rev()
+                            .find(|m| m.has_buttons)
+                            .map(|m| (m.id, buttons))
+                    })
+                    .ok_or_else(|| {
+                        tg.messages(GROUP, Some(thread))
+                            .iter()
+                            .map(|m| m.text.clone())
+                            .collect::<Vec<_>>()
+                    })
+            },
+        )
+        .await;
+        let (label, data) = buttons
+            .iter()
+            .find(|(t, _)| t.starts_with("1."))
+            .cloned()
+            .expect("button 1");
+        assert!(
+            label.contains(first),
+            "{agent}: button 1 is {label:?}; all: {buttons:?}"
+        );
+        assert!(buttons.len() >= 3, "{agent}: {buttons:?}");
+        assert!(data.len() <= 64, "callback_data over 64 bytes: {data}");
+        let (_, qid) = tg.inject_callback(OWNER, GROUP, msg_id, &data);
+        wait_until(
+            &format!("{agent}: the message says who chose what"),
+            LONG,
+            || async {
+                let t = tg
+                    .messages(GROUP, Some(thread))
+                    .into_iter()
+                    .find(|m| m.id == msg_id)
+                    .map(|m| m.text);
+                match t {
+                    Some(t) if t.contains("chose") && t.contains(first) => Ok(()),
+                    other => Err(other),
+                }
+            },
+        )
+        .await;
+        assert!(
+            tg.calls_of("answerCallbackQuery")
+                .iter()
+                .any(|c| c.params["callback_query_id"] == qid.as_str()),
+            "the press is answered"
+        );
+        wait_until(
+            &format!("{agent}: the finished notification"),
+            LONG,
+            || async {
+                tg.messages(GROUP, Some(thread))
+                    .iter()
+                    .any(|m| {
+                        m.text.contains("finished its turn")
+                            && m.text.contains("Tool said: hi. Done.")
+                    })
+                    .then_some(())
+                    .ok_or_else(|| {
+                        tg.messages(GROUP, Some(thread))
+                            .iter()
+                            .map(|m| m.text.clone())
+                            .collect::<Vec<_>>()
+                    })
+            },
+        )
+        .await;
+        assert!(
+            home.project().join("hi.txt").exists(),
+            "{agent}: the chosen Yes ran the command"
+        );
+        // Pressed again: the question is gone; nothing is pressed.
+        let before = m.cli.run(&["read", &addr]).await.stdout;
+        let (_, qid2) = tg.inject_callback(OWNER, GROUP, msg_id, &data);
+        wait_until(
+            &format!("{agent}: a stale press is refused"),
+            LONG,
+            || async {
+                // (The fake reuses a query id for the same user and message.)
+                let toasts: Vec<String> = tg
+                    .calls_of("answerCallbackQuery")
+                    .into_iter()
+                    .filter(|c| c.params["callback_query_id"] == qid2.as_str())
+                    .map(|c| c.params["text"].as_str().unwrap_or("").to_string())
+                    .collect();
+                toasts
+                    .iter()
+                    .any(|t| t.contains("no longer"))
+                    .then_some(())
+                    .ok_or(toasts)
+            },
+        )
+        .await;
+        let after = m.cli.run(&["read", &addr]).await.stdout;
+        assert_eq!(before, after, "{agent}: a stale press typed nothing");
+        ok(&m, &["kill", &addr]).await;
+    }
+}

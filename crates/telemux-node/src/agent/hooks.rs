@@ -92,7 +92,8 @@ impl Hooks {
 pub struct HookEvent {
     /// Event name (`Stop`, `PermissionRequest`, `AfterAgent`).
     pub name: String,
-    /// When the hook ran (ms since epoch, the pane's clock).
+    /// When the hook ran (ms since epoch, the pane's clock; `u64::MAX` when
+    /// the pane's `date` cannot say).
     pub ms: u64,
     /// What the agent passed on stdin (`Null` if it was not JSON).
     pub payload: Value,
@@ -155,7 +156,8 @@ fn shell_quote(s: &str) -> String {
 pub fn parse_line(line: &str) -> Option<HookEvent> {
     let mut parts = line.splitn(3, '\t');
     let name = parts.next()?.trim().to_string();
-    let ms = parts.next()?.trim().parse().ok()?;
+    // `date +%s%3N` is GNU; elsewhere the time is unknown, taken as "now".
+    let ms = parts.next()?.trim().parse().unwrap_or(u64::MAX);
     if name.is_empty() {
         return None;
     }
@@ -329,7 +331,7 @@ mod tests {
         assert_eq!(bare.payload, Value::Null);
         assert_eq!(bare.state(), Some(AgentState::Working));
         assert!(parse_line("garbage").is_none());
-        assert!(parse_line("Stop\tnot-a-time\t{}").is_none());
+        assert_eq!(parse_line("Stop\t17000000003N\t{}").unwrap().ms, u64::MAX);
     }
 
     #[test]

@@ -29,6 +29,10 @@ pub struct AgentInfo {
     pub turn: Option<Turn>,
     /// Whether `turn` has ended (its final message is in).
     pub turn_done: bool,
+    /// The id of the question last answered through telemux, and when: it
+    /// stays on screen a moment after its Enter, and a second answer then
+    /// must not press keys again. Cleared when a question is published.
+    pub answered: Option<(String, std::time::Instant)>,
 }
 
 /// [`AgentInfo`] shared between a watcher and operations.

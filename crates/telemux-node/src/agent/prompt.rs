@@ -86,14 +86,13 @@ pub fn read(
         .trim_start_matches('?')
         .trim()
         .to_string();
-    let (tool, command) = match (tool, command) {
-        (Some(t), Some(c)) => (Some(t), Some(c)),
-        (t, c) => {
-            let (st, sc) = on_screen(rows, question_row, first.unwrap_or(question_row));
-            (t.or(st), c.or(sc))
-        }
-    };
-    let id = fingerprint(&question, command.as_deref(), &choices);
+    // The id comes from what is on screen only, so the watcher (which knows
+    // the hook's tool) and an answer (reading the screen) agree on it.
+    let (screen_tool, screen_command) =
+        on_screen(rows, question_row, first.unwrap_or(question_row));
+    let id = fingerprint(&question, screen_command.as_deref(), &choices);
+    let tool = tool.or(screen_tool);
+    let command = command.or(screen_command);
     Some(ScreenPrompt {
         prompt: AgentPrompt {
             id,

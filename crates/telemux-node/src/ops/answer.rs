@@ -20,6 +20,10 @@ use crate::state::Shared;
 /// burst of escape sequences as one unknown key.
 const KEY_GAP: Duration = Duration::from_millis(60);
 
+/// How long an answered question may stay on screen before a new answer
+/// to it is taken as a retry rather than a duplicate.
+const ANSWER_TAKES: Duration = Duration::from_secs(10);
+
 /// `Op::Answer` on session `session`.
 pub(crate) async fn answer_op(
     shared: &Arc<Shared>,
@@ -62,6 +66,22 @@ async fn answer(
             ),
         ));
     };
+    let answered = t
+        .agent_info
+        .as_ref()
+        .and_then(|i| info::snapshot(i).answered);
+    // Still shown well after the answer: the agent missed it; answering
+    // again is then allowed.
+    let just_answered =
+        answered.is_some_and(|(id, at)| id == shown.prompt.id && at.elapsed() < ANSWER_TAKES);
+    if just_answered {
+        return Err(OpError::new(
+            ErrorCode::Stale,
+            format!(
+                "that question on {computer}/{s} was answered already (the agent is still taking the answer); nothing was pressed"
+            ),
+        ));
+    }
     if let Some(id) = prompt_id.as_deref() {
         if id != shown.prompt.id {
             return Err(OpError::new(
@@ -92,6 +112,10 @@ async fn answer(
         }
         let key = Key::parse(k).map_err(|e| OpError::new(ErrorCode::Internal, e.to_string()))?;
         shared.tmux.send_keys(s, std::slice::from_ref(&key)).await?;
+    }
+    if let Some(i) = &t.agent_info {
+        let id = shown.prompt.id.clone();
+        info::update(i, |i| i.answered = Some((id, std::time::Instant::now())));
     }
     tracing::info!(computer = %computer, session = %s, choice = chosen.number, label = %chosen.label, "answered agent prompt");
     Ok(ReplyBody::Answered {

@@ -130,6 +130,10 @@ pub(super) struct AgentWatch {
     /// What ops may ask about the agent.
     pub info: SharedInfo,
     question: Option<PendingQuestion>,
+    /// When the last change was published (ms since epoch): a hook event
+    /// from before it is news about the past (the screen already moved on)
+    /// and changes no state.
+    last_change_ms: u64,
 }
 
 impl AgentWatch {
@@ -152,6 +156,7 @@ impl AgentWatch {
             events,
             info: SharedInfo::default(),
             question: None,
+            last_change_ms: 0,
         }
     }
 
@@ -231,6 +236,10 @@ impl AgentWatch {
         let Some(state) = ev.state() else {
             return;
         };
+        if ev.ms < self.last_change_ms {
+            tracing::debug!(session = %p.name, event = %ev.name, "hook event older than the last change; not a state");
+            return;
+        }
         let detail = format!("hook {}", ev.name);
         match state {
             AgentState::WaitingForInput => {
@@ -363,7 +372,10 @@ impl AgentWatch {
         source: &'static str,
     ) {
         let prompt = read.as_ref().map(|r| r.prompt.clone());
-        info::update(&self.info, |i| i.prompt = read);
+        info::update(&self.info, |i| {
+            i.prompt = read;
+            i.answered = None;
+        });
         self.changed(out, p, AgentState::WaitingForInput, detail, prompt, source)
             .await;
     }
@@ -380,6 +392,7 @@ impl AgentWatch {
         source: &'static str,
     ) {
         tracing::info!(computer = %p.shared.cfg.computer, session = %p.name, %state, %detail, source, "agent state");
+        self.last_change_ms = now_ms();
         if state != AgentState::WaitingForInput {
             info::update(&self.info, |i| {
                 i.prompt = None;
