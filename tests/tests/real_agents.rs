@@ -21,6 +21,16 @@ static ONE_AT_A_TIME: Mutex<()> = Mutex::const_new(());
 
 /// A mesh of one computer, `A`, whose node runs the agents of `home` against `model`.
 async fn agent_mesh(home: &AgentHome, model: &FakeModel, extra: &[(&str, &str)]) -> Mesh {
+    agent_mesh_with(home, model, extra, "").await
+}
+
+/// [`agent_mesh`] with `toml` added to the `[agents]` table of the config.
+async fn agent_mesh_with(
+    home: &AgentHome,
+    model: &FakeModel,
+    extra: &[(&str, &str)],
+    toml: &str,
+) -> Mesh {
     let cfg = home.path().join("telemux.toml");
     let cmd = |cli: &AgentCli| {
         real_agents::argv(cli)
@@ -32,7 +42,7 @@ async fn agent_mesh(home: &AgentHome, model: &FakeModel, extra: &[(&str, &str)])
     std::fs::write(
         &cfg,
         format!(
-            "[agents.claude]\ncommand = [{}]\n\n[agents.codex]\ncommand = [{}]\n\n[agents.gemini]\ncommand = [{}]\n\n[projects]\nproj = {:?}\n",
+            "[agents]\n{toml}\n\n[agents.claude]\ncommand = [{}]\n\n[agents.codex]\ncommand = [{}]\n\n[agents.gemini]\ncommand = [{}]\n\n[projects]\nproj = {:?}\n",
             cmd(&CLAUDE),
             cmd(&CODEX),
             cmd(&GEMINI),
@@ -616,6 +626,64 @@ async fn telegram_buttons_answer_each_agents_prompt() {
         .await;
         let after = m.cli.run(&["read", &addr]).await.stdout;
         assert_eq!(before, after, "{agent}: a stale press typed nothing");
+        ok(&m, &["kill", &addr]).await;
+    }
+}
+
+/// With `agents.suspend_after`, an idle agent is stopped (its process gone,
+/// the session `suspended`), and the next input resumes the conversation
+/// first and then delivers the input.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_agent_is_suspended_and_the_next_input_resumes_it() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let home = AgentHome::new();
+    let model = FakeModel::start(&json!({"text": "Hello from the fake model!"}));
+    let m = agent_mesh_with(&home, &model, &[], "suspend_after = 3").await;
+    for agent in ["claude", "codex", "gemini"] {
+        let addr = format!("A/{agent}-zz");
+        model.set_script(&json!({"text": "Hello from the fake model!"}));
+        ok(&m, &["new", &addr, "--agent", agent, "--cwd", "proj"]).await;
+        wait_states(&m, &addr, 0, &["starting", "idle"]).await;
+        ok(&m, &["send", &addr, "Say hello, pelican"]).await;
+        wait_states(&m, &addr, 2, &["working", "idle", "suspended"]).await;
+        let listed = ok(&m, &["sessions"]).await;
+        assert!(listed.contains(&format!("{agent}: suspended")), "{listed}");
+        // The agent's process is gone: the pane runs only its wrapper.
+        let pane = wait_until(&format!("{agent} to quit"), LONG, || async {
+            let v: Value = serde_json::from_str(&ok(&m, &["sessions", "--json"]).await).unwrap();
+            let me = v
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|s| s["name"] == format!("{agent}-zz"))
+                .cloned()
+                .unwrap();
+            // Its wrapper waits in `tmux wait-for`.
+            (me["command"] == "tmux" || me["command"] == "sh")
+                .then_some(me.clone())
+                .ok_or(me)
+        })
+        .await;
+        assert_eq!(pane["agent_state"], "suspended");
+        model.set_script(&json!({"text": "Welcome back!"}));
+        ok(&m, &["send", &addr, "Say hello again"]).await;
+        wait_states(&m, &addr, 5, &["starting", "idle", "working", "idle"]).await;
+        assert_eq!(
+            last_turn(&m, &addr).await["text"],
+            "Welcome back!",
+            "{agent}"
+        );
+        let body = model
+            .requests()
+            .into_iter()
+            .rev()
+            .find(|r| r["kind"] == "main")
+            .expect("a main request")["body"]
+            .to_string();
+        assert!(
+            body.contains("Say hello again") && body.contains("pelican"),
+            "{agent}: the resumed conversation was not sent: {body:.1500}"
+        );
         ok(&m, &["kill", &addr]).await;
     }
 }

@@ -74,6 +74,9 @@ pub struct AgentSpec {
     /// session's directory (`--continue`, `resume --last`).
     #[serde(deserialize_with = "argv", default)]
     pub resume_args: Option<Vec<String>>,
+    /// What to type to make the agent quit gracefully (`/exit`), for
+    /// suspending an idle one; empty: it is never suspended.
+    pub quit: Option<String>,
 }
 
 impl AgentSpec {
@@ -92,6 +95,7 @@ impl AgentSpec {
             hooks: self.hooks.or(base.hooks),
             transcript: self.transcript.or(base.transcript),
             resume_args: self.resume_args.or(base.resume_args),
+            quit: self.quit.or(base.quit),
         }
     }
 }
@@ -176,6 +180,7 @@ pub fn builtin_specs() -> BTreeMap<String, AgentSpec> {
             hooks: Some("claude".into()),
             transcript: Some("claude".into()),
             resume_args: strings(&["--continue"]),
+            quit: Some("/exit".into()),
         },
     );
     m.insert(
@@ -213,6 +218,7 @@ pub fn builtin_specs() -> BTreeMap<String, AgentSpec> {
             hooks: Some("codex".into()),
             transcript: Some("codex".into()),
             resume_args: strings(&["resume", "--last"]),
+            quit: Some("/exit".into()),
         },
     );
     m.insert(
@@ -245,6 +251,7 @@ pub fn builtin_specs() -> BTreeMap<String, AgentSpec> {
             hooks: Some("gemini".into()),
             transcript: Some("gemini".into()),
             resume_args: strings(&["--resume", "latest"]),
+            quit: Some("/quit".into()),
         },
     );
     m
@@ -272,6 +279,8 @@ pub struct AgentProfile {
     pub transcript: Option<Format>,
     /// Arguments that resume the last conversation.
     pub resume_args: Vec<String>,
+    /// Typed to quit gracefully (empty: never suspended).
+    pub quit: String,
 }
 
 /// A profile that cannot be used, with the field at fault.
@@ -380,6 +389,7 @@ impl AgentProfile {
             hooks,
             transcript,
             resume_args: spec.resume_args.unwrap_or_default(),
+            quit: spec.quit.unwrap_or_default(),
         })
     }
 
@@ -517,7 +527,8 @@ impl Tracker {
         rows: &[String],
         now: Instant,
     ) -> (Option<(AgentState, String)>, Option<Instant>) {
-        if self.state == AgentState::Exited {
+        // A suspended agent's screen is its wrapper's: nothing to read.
+        if matches!(self.state, AgentState::Exited | AgentState::Suspended) {
             return (None, None);
         }
         let Some((seen, line)) = profile.classify(rows) else {
@@ -556,7 +567,8 @@ impl Tracker {
     /// Applies a state the agent reported itself (hooks); returns it if new.
     pub fn signal(&mut self, state: AgentState) -> Option<AgentState> {
         self.pending = None;
-        if self.state == AgentState::Exited {
+        // A quitting agent's last hooks do not undo its suspension.
+        if matches!(self.state, AgentState::Exited | AgentState::Suspended) {
             return None;
         }
         self.hold_until = Some(Instant::now() + HOOK_HOLD);
@@ -565,6 +577,19 @@ impl Tracker {
         }
         self.state = state;
         Some(state)
+    }
+
+    /// The agent is being stopped to free its memory.
+    pub fn suspend(&mut self) {
+        self.pending = None;
+        self.state = AgentState::Suspended;
+    }
+
+    /// A suspended agent was started again (its resume command line).
+    pub fn resumed(&mut self) {
+        self.pending = None;
+        self.hold_until = None;
+        self.state = AgentState::Starting;
     }
 
     /// The process ended.

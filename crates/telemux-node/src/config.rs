@@ -57,6 +57,10 @@ pub struct NodeConfig {
     pub max_skew: Duration,
     /// Agent profiles by name (`--agent NAME`).
     pub agents: BTreeMap<String, Arc<AgentProfile>>,
+    /// Stop an agent that has been idle this long, to free its memory; the
+    /// next input resumes its conversation (`agents.suspend_after`; off
+    /// when `None`).
+    pub agent_suspend_after: Option<Duration>,
     /// Named directories, usable wherever a session's directory is asked for.
     pub projects: Vec<Project>,
 }
@@ -80,6 +84,7 @@ impl NodeConfig {
             mesh_key: None,
             max_skew: Duration::from_secs(30),
             agents: builtin_agents(),
+            agent_suspend_after: None,
             projects: Vec::new(),
         }
     }

@@ -67,6 +67,9 @@ pub enum AgentState {
     Idle,
     /// The agent program ended.
     Exited,
+    /// Stopped after idling `agents.suspend_after` to free its memory; the
+    /// next input resumes its conversation first.
+    Suspended,
 }
 
 impl AgentState {
@@ -78,6 +81,7 @@ impl AgentState {
             AgentState::WaitingForInput => "waiting_for_input",
             AgentState::Idle => "idle",
             AgentState::Exited => "exited",
+            AgentState::Suspended => "suspended",
         }
     }
 
@@ -89,6 +93,7 @@ impl AgentState {
             AgentState::WaitingForInput,
             AgentState::Idle,
             AgentState::Exited,
+            AgentState::Suspended,
         ]
         .into_iter()
         .find(|a| a.as_str() == s)

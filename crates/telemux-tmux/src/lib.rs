@@ -35,4 +35,4 @@ pub use format::{ExitRecord, PaneInfo};
 pub use pane::{version_ok, PaneOption, MIN_TMUX_VERSION};
 pub use shell::{prepare, ShellLaunch};
 pub use waker::Waker;
-pub use wrapper::{wrap, wrap_with_stdin, WrapperState};
+pub use wrapper::{wrap, wrap_agent, wrap_with_stdin, WrapperState};

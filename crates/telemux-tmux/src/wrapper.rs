@@ -55,6 +55,52 @@ tmux wait-for "telemux-done-$p"
 exit "$st"
 "#;
 
+/// [`SCRIPT`] for an agent that can be suspended: when the agent exits while
+/// the pane option `@telemux_suspended` is `1` (the node stopped it after it
+/// idled), the wrapper stays, waits on `wait-for telemux-resume-<pane>`, and
+/// then runs the resume command line (the first argument, shell-quoted) —
+/// so the session, its stream and its pane live on while the agent's memory
+/// is freed.
+const SCRIPT_AGENT: &str = r#"trap : INT
+r=$1
+shift
+p=${TMUX_PANE#%}
+tmux wait-for "telemux-go-$p"
+"$@"
+st=$?
+while [ "$(tmux show -pqv -t "$TMUX_PANE" @telemux_suspended)" = 1 ]; do
+  printf '
+[telemux: agent suspended; the next input resumes it]
+'
+  tmux wait-for "telemux-resume-$p"
+  tmux set -p -t "$TMUX_PANE" @telemux_suspended 0
+  eval "$r"
+  st=$?
+done
+tmux set -p -t "$TMUX_PANE" @telemux_status "$st" \; wait-for -S "$0"
+tmux wait-for "telemux-done-$p"
+exit "$st"
+"#;
+
+/// The argv that runs agent `argv` under the wrapper, able to be suspended
+/// and resumed with `resume` (see [`SCRIPT_AGENT`]).
+pub fn wrap_agent(argv: &[String], resume: &[String]) -> Vec<String> {
+    let line = resume
+        .iter()
+        .map(|a| format!("'{}'", a.replace('\'', "'\\''")))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut out = vec![
+        "/bin/sh".to_string(),
+        "-c".to_string(),
+        SCRIPT_AGENT.to_string(),
+        WAKE_CHANNEL.to_string(),
+        line,
+    ];
+    out.extend(argv.iter().cloned());
+    out
+}
+
 /// The argv that runs `argv` under the wrapper. A one-element `argv` is a shell
 /// command line (as with ssh and tmux); several elements run directly.
 pub fn wrap(argv: &[String]) -> Vec<String> {
@@ -120,6 +166,28 @@ impl Tmux {
             status: st.trim().parse().ok(),
             reported: rep.trim() == "1",
         })
+    }
+
+    /// Marks the agent in session `s` as being suspended (its wrapper then
+    /// waits instead of ending when the agent exits), or not.
+    pub async fn set_suspended(&self, s: &SessionName, on: bool) -> Result<()> {
+        self.run(&[
+            "set",
+            "-p",
+            "-t",
+            &target(s),
+            "@telemux_suspended",
+            if on { "1" } else { "0" },
+        ])
+        .await
+        .map(|_| ())
+    }
+
+    /// Lets the wrapper in pane `pane_id` resume its suspended agent.
+    pub async fn resume_agent(&self, pane_id: &str) -> Result<()> {
+        self.run(&["wait-for", "-S", &channel("resume", pane_id)])
+            .await
+            .map(|_| ())
     }
 
     /// Records that the exit was published and lets the wrapper exit.

@@ -38,10 +38,23 @@ pub struct Config {
     /// Mesh-wide security settings.
     pub mesh: MeshSection,
     /// Agent profiles by name; fields override the built-in `claude`,
-    /// `codex` and `gemini` profiles, other names define new agents.
-    pub agents: BTreeMap<String, telemux_node::AgentSpec>,
+    /// `codex` and `gemini` profiles, other names define new agents. Also
+    /// `suspend_after` (seconds): stop an agent idle that long.
+    pub agents: AgentsSection,
     /// Named directories on this computer (`api = "~/apps/api"`).
     pub projects: BTreeMap<String, String>,
+}
+
+/// `[agents]`: profiles by name, plus the settings for all agents.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct AgentsSection {
+    /// Seconds an agent may idle before it is stopped to free its memory
+    /// (the next input resumes its conversation); unset or 0: never.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suspend_after: Option<u64>,
+    /// Profiles by name.
+    #[serde(flatten)]
+    pub profiles: BTreeMap<String, telemux_node::AgentSpec>,
 }
 
 /// `[redis]`

@@ -58,7 +58,12 @@ fn node_config(cfg: &Config) -> anyhow::Result<NodeConfig> {
     n.mesh_key = cfg.mesh_key()?;
     n.max_skew = Duration::from_millis(cfg.mesh.max_skew_ms.max(1000));
     let builtins = telemux_node::agent::builtin_specs();
-    for (name, spec) in &cfg.agents {
+    n.agent_suspend_after = cfg
+        .agents
+        .suspend_after
+        .filter(|s| *s > 0)
+        .map(Duration::from_secs);
+    for (name, spec) in &cfg.agents.profiles {
         telemux_proto::SessionName::new(name)
             .map_err(|e| anyhow::anyhow!("agents.{name}: not a usable agent name: {e}"))?;
         let base = builtins.get(name).cloned().unwrap_or_default();

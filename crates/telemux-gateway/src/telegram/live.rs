@@ -448,6 +448,7 @@ pub fn agent_status(state: AgentState, detail: &str) -> String {
         }
         AgentState::Idle => "💤 agent idle — your turn".into(),
         AgentState::Exited => "⏹ agent exited".into(),
+        AgentState::Suspended => "🌙 agent suspended — your next message resumes it".into(),
     }
 }
 

@@ -33,6 +33,8 @@ pub struct AgentInfo {
     /// stays on screen a moment after its Enter, and a second answer then
     /// must not press keys again. Cleared when a question is published.
     pub answered: Option<(String, std::time::Instant)>,
+    /// Input asked the suspended agent to come back (see `ops/resume.rs`).
+    pub resume_requested: bool,
 }
 
 /// [`AgentInfo`] shared between a watcher and operations.

@@ -10,12 +10,22 @@ use crate::agent::{hooks, locate, AgentProfile};
 use crate::error::OpError;
 use crate::state::Shared;
 
-/// argv and extra environment for starting `agent`.
+/// How an agent session starts.
+pub(crate) struct AgentLaunch {
+    /// Its command line.
+    pub argv: Vec<String>,
+    /// The command line that resumes its last conversation (after a suspend).
+    pub resume_argv: Vec<String>,
+    /// Extra environment.
+    pub env: Vec<(String, String)>,
+}
+
+/// argv, resume argv and extra environment for starting `agent`.
 pub(crate) async fn argv(
     shared: &Arc<Shared>,
     agent: &AgentProfile,
     resume: bool,
-) -> Result<(Vec<String>, Vec<(String, String)>), OpError> {
+) -> Result<AgentLaunch, OpError> {
     let computer = &shared.cfg.computer;
     let program = &agent.command[0];
     let found = locate::find(program, &shared.login_path)
@@ -41,14 +51,21 @@ pub(crate) async fn argv(
                 ),
             )
         })?;
-    let mut argv = vec![found.program.to_string_lossy().into_owned()];
-    // Codex takes `resume` as a subcommand: it goes before the options.
-    if resume {
-        argv.extend(agent.resume_args.iter().cloned());
-    }
-    argv.extend(agent.command[1..].iter().cloned());
-    argv.extend(launch.args);
-    let mut env = launch.env;
+    let line = |resume: bool| {
+        let mut argv = vec![found.program.to_string_lossy().into_owned()];
+        // Codex takes `resume` as a subcommand: it goes before the options.
+        if resume {
+            argv.extend(agent.resume_args.iter().cloned());
+        }
+        argv.extend(agent.command[1..].iter().cloned());
+        argv.extend(launch.args.iter().cloned());
+        argv
+    };
+    let mut env = launch.env.clone();
     env.push(("PATH".into(), found.path));
-    Ok((argv, env))
+    Ok(AgentLaunch {
+        argv: line(resume),
+        resume_argv: line(true),
+        env,
+    })
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use telemux_proto::{limits, names, now_ms, AgentState, ErrorCode, SessionName};
-use telemux_tmux::{wrap, wrap_with_stdin, NewSession};
+use telemux_tmux::{wrap, wrap_agent, wrap_with_stdin, NewSession};
 
 use super::agent_launch;
 use crate::agent::AgentProfile;
@@ -116,12 +116,14 @@ pub(crate) async fn create(
         resume,
     } = launch;
     let mut agent_env = Vec::new();
+    let mut resume_argv = None;
     let command = match (&agent, command) {
         (_, Some(c)) => Some(c),
         (Some(a), None) => {
-            let (argv, env) = agent_launch::argv(shared, a, resume).await?;
-            agent_env = env;
-            Some(argv)
+            let l = agent_launch::argv(shared, a, resume).await?;
+            agent_env = l.env;
+            resume_argv = Some(l.resume_argv);
+            Some(l.argv)
         }
         (None, None) => None,
     };
@@ -223,6 +225,10 @@ pub(crate) async fn create(
     // The wrapper holds the command until the watcher is attached, so its
     // first output is streamed too (see telemux-tmux/src/wrapper.rs).
     let wrapped = match &stdin {
+        // An agent's wrapper can suspend and resume it (agents.suspend_after).
+        Stdin::Terminal if resume_argv.is_some() => {
+            wrap_agent(&argv, resume_argv.as_deref().unwrap_or_default())
+        }
         Stdin::Terminal => wrap(&argv),
         Stdin::Null => wrap_with_stdin(&argv, Path::new("/dev/null")),
         Stdin::Bytes(bytes) => {

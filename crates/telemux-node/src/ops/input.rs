@@ -80,6 +80,7 @@ async fn send_text(
     enter: bool,
 ) -> Result<ReplyBody, OpError> {
     let typing = t.begin_input().await;
+    super::resume::if_suspended(shared, &t).await?;
     let pause = enter_pause(
         shared.cfg.agents.get(&t.agent).map(|a| &**a),
         shared.cfg.enter_delay,

@@ -12,6 +12,7 @@ mod input;
 mod kill;
 mod list;
 mod read;
+mod resume;
 mod run;
 mod target;
 

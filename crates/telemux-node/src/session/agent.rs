@@ -134,6 +134,10 @@ pub(super) struct AgentWatch {
     /// from before it is news about the past (the screen already moved on)
     /// and changes no state.
     last_change_ms: u64,
+    /// When an idle agent is to be suspended (`agents.suspend_after`), and
+    /// the session's input generation when its idle began.
+    pub suspend_at: Option<Instant>,
+    idle_generation: u64,
 }
 
 impl AgentWatch {
@@ -157,6 +161,8 @@ impl AgentWatch {
             info: SharedInfo::default(),
             question: None,
             last_change_ms: 0,
+            suspend_at: None,
+            idle_generation: 0,
         }
     }
 
@@ -232,6 +238,10 @@ impl AgentWatch {
 
     async fn on_event(&mut self, ev: HookEvent, out: &mut Output, p: &mut Publisher) {
         self.remember(&ev);
+        if ev.name == "SessionStart" && self.tracker.state() == AgentState::Suspended {
+            self.resume_seen(out, p).await;
+            return;
+        }
         tracing::debug!(computer = %p.shared.cfg.computer, session = %p.name, event = %ev.name, "agent hook");
         let Some(state) = ev.state() else {
             return;
@@ -305,6 +315,89 @@ impl AgentWatch {
             )
             .await;
         }
+    }
+
+    /// When the watcher should call [`AgentWatch::wake`].
+    pub fn next_wake(&self) -> Option<Instant> {
+        match (self.look_at, self.suspend_at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Looks at the screen, or suspends the agent, whichever is due.
+    pub async fn wake(&mut self, out: &mut Output, p: &mut Publisher) {
+        if self.suspend_at.is_some_and(|t| t <= Instant::now()) {
+            self.suspend(out, p).await;
+        }
+        if self.look_at.is_some_and(|t| t <= Instant::now()) {
+            self.look(out, p).await;
+        }
+    }
+
+    /// Stops an agent idle for `agents.suspend_after`: marks the pane so
+    /// its wrapper waits instead of ending, publishes `suspended`, and types
+    /// the profile's quit command. Done holding the session's input gate,
+    /// so input arriving at the same moment either comes first (and the
+    /// idle time starts again) or finds the agent suspended (and resumes it).
+    async fn suspend(&mut self, out: &mut Output, p: &mut Publisher) {
+        self.suspend_at = None;
+        let Some(after) = p.shared.cfg.agent_suspend_after else {
+            return;
+        };
+        if self.tracker.state() != AgentState::Idle || self.profile.quit.is_empty() {
+            return;
+        }
+        let Some(gate) = p
+            .shared
+            .sessions
+            .with_handle(&p.name.key(), |h| h.input.clone())
+        else {
+            return;
+        };
+        let Ok(_typing) = gate.lock.try_lock() else {
+            self.suspend_at = Some(Instant::now() + after);
+            return;
+        };
+        let generation = gate.generation.load(std::sync::atomic::Ordering::SeqCst);
+        if generation != self.idle_generation {
+            self.idle_generation = generation;
+            self.suspend_at = Some(Instant::now() + after);
+            return;
+        }
+        let tmux = &p.shared.tmux;
+        if let Err(e) = tmux.set_suspended(&p.name, true).await {
+            tracing::warn!(session = %p.name, error = %e, "could not suspend the agent");
+            return;
+        }
+        self.tracker.suspend();
+        let detail = format!(
+            "idle for {} s: stopped to free its memory; the next input resumes the conversation",
+            after.as_secs()
+        );
+        self.changed(out, p, AgentState::Suspended, detail, None, SCREEN)
+            .await;
+        let typed = async {
+            tmux.send_text(&p.name, &self.profile.quit).await?;
+            tokio::time::sleep(self.profile.submit_delay).await;
+            tmux.send_keys(&p.name, &[telemux_proto::Key::Enter]).await
+        };
+        if let Err(e) = typed.await {
+            tracing::warn!(session = %p.name, error = %e, "could not type the agent's quit command");
+        }
+    }
+
+    /// The resumed agent started: from here its screen and hooks count again.
+    async fn resume_seen(&mut self, out: &mut Output, p: &mut Publisher) {
+        let requested = info::snapshot(&self.info).resume_requested;
+        if !requested {
+            return;
+        }
+        info::update(&self.info, |i| i.resume_requested = false);
+        self.tracker.resumed();
+        self.changed(out, p, AgentState::Starting, "resumed".into(), None, HOOK)
+            .await;
+        self.look_at = Some(Instant::now());
     }
 
     /// Captures the agent's screen and publishes a state change it shows.
@@ -393,6 +486,17 @@ impl AgentWatch {
     ) {
         tracing::info!(computer = %p.shared.cfg.computer, session = %p.name, %state, %detail, source, "agent state");
         self.last_change_ms = now_ms();
+        self.suspend_at = None;
+        if let (AgentState::Idle, Some(after)) = (state, p.shared.cfg.agent_suspend_after) {
+            self.suspend_at = Some(Instant::now() + after);
+            self.idle_generation = p
+                .shared
+                .sessions
+                .with_handle(&p.name.key(), |h| {
+                    h.input.generation.load(std::sync::atomic::Ordering::SeqCst)
+                })
+                .unwrap_or(0);
+        }
         if state != AgentState::WaitingForInput {
             info::update(&self.info, |i| {
                 i.prompt = None;

@@ -232,7 +232,7 @@ impl Watcher {
         while !self.life.closed() {
             let deadline = self.life.run_deadline;
             let retry = self.publish.has_queued();
-            let look = self.agent.as_ref().and_then(|a| a.look_at);
+            let look = self.agent.as_ref().and_then(|a| a.next_wake());
             tokio::select! {
                 _ = cancel.cancelled() => break,
                 batch = self.out.ctl.next_batch() => {
@@ -266,7 +266,7 @@ impl Watcher {
                 _ = check.notified() => self.check().await,
                 _ = sleep_until_opt(look), if look.is_some() => {
                     if let Some(a) = &mut self.agent {
-                        a.look(&mut self.out, &mut self.publish).await;
+                        a.wake(&mut self.out, &mut self.publish).await;
                     }
                 }
                 _ = sleep_until_opt(deadline) => {
