@@ -639,7 +639,8 @@ async fn an_idle_agent_is_suspended_and_the_next_input_resumes_it() {
     let home = AgentHome::new();
     let model = FakeModel::start(&json!({"text": "Hello from the fake model!"}));
     let m = agent_mesh_with(&home, &model, &[], "suspend_after = 3").await;
-    for agent in ["claude", "codex", "gemini"] {
+    // Codex is not suspended (its profile has no `quit`; see docs/agents.md).
+    for agent in ["claude", "gemini"] {
         let addr = format!("A/{agent}-zz");
         model.set_script(&json!({"text": "Hello from the fake model!"}));
         ok(&m, &["new", &addr, "--agent", agent, "--cwd", "proj"]).await;
@@ -666,7 +667,12 @@ async fn an_idle_agent_is_suspended_and_the_next_input_resumes_it() {
         .await;
         assert_eq!(pane["agent_state"], "suspended");
         model.set_script(&json!({"text": "Welcome back!"}));
-        ok(&m, &["send", &addr, "Say hello again"]).await;
+        let sent = m.cli.run(&["send", &addr, "Say hello again"]).await;
+        if !sent.success() {
+            let screen = m.cli.run(&["read", &addr]).await.stdout;
+            let listed = m.cli.run(&["sessions", "--json"]).await.stdout;
+            panic!("{agent}: {sent:?}\n--- screen ---\n{screen}\n--- sessions ---\n{listed}");
+        }
         wait_states(&m, &addr, 5, &["starting", "idle", "working", "idle"]).await;
         assert_eq!(
             last_turn(&m, &addr).await["text"],

@@ -22,6 +22,9 @@ use crate::agent::{parse_signal, transcript, AgentProfile, Tracker};
 /// before it is published without its choices.
 const PROMPT_DRAW_WAIT: Duration = Duration::from_millis(1500);
 
+/// How often a resuming agent's pane is looked at until its program runs.
+const RESUME_LOOK: Duration = Duration::from_millis(200);
+
 /// `source` of a change an agent's hook reported.
 const HOOK: &str = "hook";
 
@@ -130,9 +133,9 @@ pub(super) struct AgentWatch {
     /// What ops may ask about the agent.
     pub info: SharedInfo,
     question: Option<PendingQuestion>,
-    /// When the last change was published (ms since epoch): a hook event
-    /// from before it is news about the past (the screen already moved on)
-    /// and changes no state.
+    /// When the last change was published (ms since epoch): a `working`
+    /// hook event from before it is news about the past (the screen already
+    /// moved on) and changes no state.
     last_change_ms: u64,
     /// When an idle agent is to be suspended (`agents.suspend_after`), and
     /// the session's input generation when its idle began.
@@ -246,7 +249,9 @@ impl AgentWatch {
         let Some(state) = ev.state() else {
             return;
         };
-        if ev.ms < self.last_change_ms {
+        // A late "working" must not undo what the screen showed since (the
+        // question already drawn); an end of turn always counts.
+        if ev.ms < self.last_change_ms && state == AgentState::Working {
             tracing::debug!(session = %p.name, event = %ev.name, "hook event older than the last change; not a state");
             return;
         }
@@ -365,7 +370,8 @@ impl AgentWatch {
             self.suspend_at = Some(Instant::now() + after);
             return;
         }
-        let tmux = &p.shared.tmux;
+        let shared = p.shared.clone();
+        let tmux = &shared.tmux;
         if let Err(e) = tmux.set_suspended(&p.name, true).await {
             tracing::warn!(session = %p.name, error = %e, "could not suspend the agent");
             return;
@@ -404,6 +410,22 @@ impl AgentWatch {
     pub async fn look(&mut self, out: &mut Output, p: &mut Publisher) {
         self.look_at = None;
         if self.tracker.state() == AgentState::Exited {
+            return;
+        }
+        if self.tracker.state() == AgentState::Suspended {
+            // Agents without a SessionStart hook at start (Codex fires it
+            // with the first turn): the resumed program in the pane says it.
+            if info::snapshot(&self.info).resume_requested {
+                let running = match p.shared.tmux.pane_status(&p.name).await {
+                    Ok(ps) => !matches!(ps.command.as_str(), "" | "sh" | "dash" | "tmux"),
+                    Err(_) => false,
+                };
+                if running {
+                    self.resume_seen(out, p).await;
+                } else {
+                    self.look_at = Some(Instant::now() + RESUME_LOOK);
+                }
+            }
             return;
         }
         let rows = match p.shared.tmux.capture_screen(&p.name).await {
