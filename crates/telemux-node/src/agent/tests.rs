@@ -1,6 +1,7 @@
 //! Tests of [`super`].
 
 use super::*;
+use tokio::time::Instant;
 
 fn profile(name: &str) -> AgentProfile {
     let spec = builtin_specs().remove(name).unwrap();
