@@ -181,3 +181,13 @@ pub fn doctor_check<'a>(doc: &'a serde_json::Value, name: &str) -> &'a serde_jso
         .and_then(|a| a.iter().find(|c| c["check"] == name))
         .unwrap_or_else(|| panic!("no check {name:?} in {doc}"))
 }
+
+/// Exit status, `stdout` and `stderr` of a finished child, for assertion messages.
+pub fn both(out: &std::process::Output) -> String {
+    format!(
+        "exit {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}

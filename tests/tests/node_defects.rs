@@ -11,21 +11,12 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use telemux_proto::{keys, ComputerName, SessionName};
+use telemux_tests::cli::both;
 use telemux_tests::{wait_until, Cli, Mesh};
 use tokio::task::JoinSet;
 
 /// The one computer of these scenarios.
 const C: &str = "Box";
-
-/// `stdout` + `stderr` of a finished child, for assertion messages.
-fn both(out: &std::process::Output) -> String {
-    format!(
-        "exit {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
 
 /// Issue 12 row 6: a node killed with SIGKILL while a `run` sleeps, then
 /// restarted: the run's CLI still exits with the command's code and the

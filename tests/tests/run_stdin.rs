@@ -11,21 +11,12 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use telemux_proto::limits;
+use telemux_tests::cli::both;
 use telemux_tests::{wait_until, Mesh};
 use tokio::io::AsyncWriteExt;
 
 /// The one computer of these scenarios.
 const C: &str = "Box";
-
-/// `stdout` + `stderr` of a finished child, for assertion messages.
-fn both(out: &std::process::Output) -> String {
-    format!(
-        "exit {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
 
 /// Issue 12 row 1: `run` forwards its stdin to the remote command until EOF;
 /// with stdin at EOF at once (here /dev/null) the command gets EOF at once

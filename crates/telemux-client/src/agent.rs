@@ -24,19 +24,7 @@ impl Mesh {
     /// An agent session's last turn: the answer text, the tools it ran and
     /// the tokens it used.
     pub async fn last_turn(&self, addr: &str) -> Result<Turn, MeshError> {
-        let (c, s) = self.resolve_session(addr).await?;
-        match self
-            .call(
-                &c,
-                Op::Read {
-                    session: s.to_string(),
-                    lines: 0,
-                    raw: false,
-                    last_turn: true,
-                },
-            )
-            .await?
-        {
+        match self.read_reply(addr, 0, false, true).await? {
             ReplyBody::Turn(t) => Ok(t),
             // A node from before transcripts: the screen's text only.
             ReplyBody::Screen { text } => Ok(Turn {

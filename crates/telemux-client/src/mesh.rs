@@ -484,7 +484,10 @@ impl Mesh {
 
     /// The rendered screen plus `lines` of scrollback.
     pub async fn read(&self, addr: &str, lines: u32, raw: bool) -> Result<String, MeshError> {
-        self.read_op(addr, lines, raw, false).await
+        match self.read_reply(addr, lines, raw, false).await? {
+            ReplyBody::Screen { text } => Ok(text),
+            other => Err(MeshError::unexpected(&other)),
+        }
     }
 
     /// An agent session's last answer text, without the screen around it
@@ -493,29 +496,25 @@ impl Mesh {
         Ok(self.last_turn(addr).await?.text)
     }
 
-    async fn read_op(
+    /// The node's reply to `Op::Read` on `addr` (a screen, or a turn).
+    pub(crate) async fn read_reply(
         &self,
         addr: &str,
         lines: u32,
         raw: bool,
         last_turn: bool,
-    ) -> Result<String, MeshError> {
+    ) -> Result<ReplyBody, MeshError> {
         let (c, s) = self.resolve_session(addr).await?;
-        match self
-            .call(
-                &c,
-                Op::Read {
-                    session: s.to_string(),
-                    lines,
-                    raw,
-                    last_turn,
-                },
-            )
-            .await?
-        {
-            ReplyBody::Screen { text } => Ok(text),
-            other => Err(MeshError::unexpected(&other)),
-        }
+        self.call(
+            &c,
+            Op::Read {
+                session: s.to_string(),
+                lines,
+                raw,
+                last_turn,
+            },
+        )
+        .await
     }
 
     /// Kills a session.

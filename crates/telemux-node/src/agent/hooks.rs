@@ -126,6 +126,15 @@ impl HookEvent {
     pub fn str(&self, key: &str) -> Option<&str> {
         self.payload.get(key).and_then(Value::as_str)
     }
+
+    /// The command line a tool event is about (`tool_input.command`, the
+    /// same field in all three agents).
+    pub fn tool_command(&self) -> Option<String> {
+        self.payload
+            .pointer("/tool_input/command")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    }
 }
 
 /// Where the hooks of pane `pane_id` (`%12`) write their events.

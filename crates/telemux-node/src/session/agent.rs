@@ -63,10 +63,7 @@ fn hook_turn(i: &mut crate::agent::info::AgentInfo, ev: &HookEvent) {
         }
         "PreToolUse" | "BeforeTool" => {
             let input = ev
-                .payload
-                .pointer("/tool_input/command")
-                .and_then(|c| c.as_str())
-                .map(str::to_string)
+                .tool_command()
                 .unwrap_or_else(|| text_of(ev.payload.get("tool_input")));
             let turn = i.turn.get_or_insert_with(Turn::default);
             turn.tools.push(ToolCall {
@@ -218,14 +215,9 @@ impl AgentWatch {
     fn remember(&mut self, ev: &HookEvent) {
         let transcript = ev.str("transcript_path").filter(|t| !t.is_empty());
         let tool = match ev.name.as_str() {
-            "PreToolUse" | "PermissionRequest" | "BeforeTool" => ev.str("tool_name").map(|t| {
-                let cmd = ev
-                    .payload
-                    .pointer("/tool_input/command")
-                    .and_then(|c| c.as_str())
-                    .map(str::to_string);
-                (t.to_string(), cmd)
-            }),
+            "PreToolUse" | "PermissionRequest" | "BeforeTool" => ev
+                .str("tool_name")
+                .map(|t| (t.to_string(), ev.tool_command())),
             _ => None,
         };
         info::update(&self.info, |i| {
