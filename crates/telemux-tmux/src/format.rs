@@ -19,7 +19,7 @@ const US: char = '\x1f';
 const FIXED_FIELDS: usize = 19;
 
 /// The `-F` format for [`parse_panes`]; free text last so it may contain anything.
-pub const PANE_FORMAT: &str = "\x1e#{session_name}\x1f#{session_created}\x1f#{session_activity}\x1f#{pane_id}\x1f#{pane_pid}\x1f#{pane_dead}\x1f#{pane_dead_status}\x1f#{pane_dead_signal}\x1f#{alternate_on}\x1f#{pane_width}\x1f#{pane_height}\x1f#{@telemux_last}\x1f#{window_active}\x1f#{pane_active}\x1f#{@telemux_status}\x1f#{@telemux_reported}\x1f#{@telemux_agent}\x1f#{@telemux_agent_state}\x1f#{@telemux_agent_signal}\x1f#{pane_current_command}\x1f#{pane_current_path}";
+pub const PANE_FORMAT: &str = "\x1e#{session_name}\x1f#{session_created}\x1f#{window_activity}\x1f#{pane_id}\x1f#{pane_pid}\x1f#{pane_dead}\x1f#{pane_dead_status}\x1f#{pane_dead_signal}\x1f#{alternate_on}\x1f#{pane_width}\x1f#{pane_height}\x1f#{@telemux_last}\x1f#{window_active}\x1f#{pane_active}\x1f#{@telemux_status}\x1f#{@telemux_reported}\x1f#{@telemux_agent}\x1f#{@telemux_agent_state}\x1f#{@telemux_agent_signal}\x1f#{pane_current_command}\x1f#{pane_current_path}";
 
 /// What the node needs to know about one session's pane.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,7 +28,9 @@ pub struct PaneInfo {
     pub session: SessionName,
     /// When the session was created (ms since the epoch; tmux keeps seconds).
     pub created_ms: u64,
-    /// Last activity in the session (ms since the epoch; tmux keeps seconds).
+    /// Last output in the session's window (ms since the epoch; tmux keeps
+    /// seconds). `window_activity`, not `session_activity`: tmux moves the
+    /// latter only for client key presses and attaches, never for output.
     pub activity_ms: u64,
     /// tmux pane id such as `%3` (matches control-mode `%output %3`).
     pub pane_id: String,
