@@ -60,8 +60,12 @@ impl Bus {
             false,
         );
         let record = c.hset::<(), _, _>(keys::computers(), (name.key(), bytes));
-        tokio::try_join!(alive, record)
-            .map_err(|e| BusError::redis(&format!("sending the heartbeat of {name}"), &e))?;
+        let beat = self.publish_presence(info);
+        let registry = async {
+            tokio::try_join!(alive, record)
+                .map_err(|e| BusError::redis(&format!("sending the heartbeat of {name}"), &e))
+        };
+        tokio::try_join!(registry, beat)?;
         Ok(())
     }
 
@@ -73,8 +77,12 @@ impl Bus {
         let c = self.client();
         let alive = c.del::<(), _>(keys::alive(&name));
         let record = c.hset::<(), _, _>(keys::computers(), (name.key(), encode(&last)));
-        tokio::try_join!(alive, record)
-            .map_err(|e| BusError::redis(&format!("deregistering {name}"), &e))?;
+        let beat = self.publish_presence(&last);
+        let registry = async {
+            tokio::try_join!(alive, record)
+                .map_err(|e| BusError::redis(&format!("deregistering {name}"), &e))
+        };
+        tokio::try_join!(registry, beat)?;
         Ok(())
     }
 

@@ -5,10 +5,13 @@
 //! become text and JSON.
 
 pub mod agent;
+pub mod attach;
 pub mod mesh;
 pub mod run;
 pub mod view;
+pub mod watch;
 
 pub use agent::Answered;
 pub use mesh::{Created, Mesh, MeshError};
 pub use run::{RunOutcome, RunRequest};
+pub use watch::{MeshWatch, Refresh, WatchUpdate};

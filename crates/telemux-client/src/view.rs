@@ -23,7 +23,9 @@ use telemux_proto::{OutputEvent, OutputRecord};
 /// The sentence for an event record, `None` for output (lines, screens).
 pub fn event_note(ev: &OutputEvent) -> Option<String> {
     Some(match ev {
-        OutputEvent::Lines { .. } | OutputEvent::Frame { .. } => return None,
+        OutputEvent::Lines { .. } | OutputEvent::Frame { .. } | OutputEvent::Raw { .. } => {
+            return None
+        }
         OutputEvent::CommandFinished {
             exit_code,
             started_ms,
@@ -143,6 +145,11 @@ impl Transcript {
                 }
                 self.lines += lines.len();
             }
+            OutputEvent::Raw { raw: bytes } => {
+                if raw {
+                    self.text.push_str(&String::from_utf8_lossy(bytes));
+                }
+            }
             // A command's screen is not its output: `run` is for commands
             // that print, and a model reading a session gets the screen.
             OutputEvent::Frame { .. } if self.keep == Keep::OutputOnly => {}
@@ -254,6 +261,11 @@ impl Printer {
                     self.partial.clear();
                 }
             }
+            OutputEvent::Raw { raw: bytes } => {
+                if self.raw {
+                    out.extend_from_slice(bytes);
+                }
+            }
             OutputEvent::Gap { .. } => p.err = event_note(&rec.event),
             ev => {
                 // The session ended: its unfinished last line is final now
@@ -284,6 +296,7 @@ pub fn record_json(cursor: &str, rec: &OutputRecord) -> Value {
             json!({"type": "lines", "lines": lines, "partial": partial})
         }
         OutputEvent::Frame { rows, .. } => json!({"type": "frame", "rows": rows}),
+        OutputEvent::Raw { raw } => json!({"type": "raw", "bytes": raw.len()}),
         OutputEvent::CommandFinished {
             exit_code,
             started_ms,

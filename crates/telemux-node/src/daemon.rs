@@ -137,6 +137,7 @@ impl Node {
             lost: Default::default(),
             server_lost: Notify::new(),
             login_path: Default::default(),
+            sizes: Default::default(),
         });
         server::remember(&shared).await;
         tracing::info!(computer = %computer, socket = %shared.cfg.tmux_socket, "node starting");

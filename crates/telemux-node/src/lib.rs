@@ -21,6 +21,7 @@ mod replay_store;
 mod run_stdin;
 mod server;
 mod session;
+mod sizes;
 mod state;
 
 pub use agent::{AgentProfile, AgentSpec};

@@ -205,6 +205,8 @@ pub(crate) struct Shared {
     pub server_lost: Notify,
     /// The user's login-shell PATH, for finding agent programs (asked once).
     pub login_path: crate::agent::locate::LoginPath,
+    /// Window sizes claimed by attached terminals (`Op::Resize`).
+    pub sizes: Mutex<crate::sizes::SizeClaims>,
 }
 
 impl Shared {

@@ -41,6 +41,13 @@ pub fn events() -> String {
     format!("{PREFIX}:events")
 }
 
+/// Presence stream: every heartbeat's `ComputerInfo`, so watchers (the TUI)
+/// learn that a computer is alive without polling, and that it died when
+/// its beats stop.
+pub fn presence() -> String {
+    format!("{PREFIX}:presence")
+}
+
 /// Output stream of one session: `OutputRecord`s in sequence order.
 pub fn output(c: &ComputerName, s: &SessionName) -> String {
     format!("{PREFIX}:out:{}:{}", c.key(), s.key())

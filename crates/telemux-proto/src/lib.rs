@@ -16,6 +16,7 @@ pub mod keys;
 pub mod limits;
 pub mod messages;
 pub mod names;
+pub mod screen;
 
 pub use agent::{AgentPrompt, ChoiceError, PromptChoice, ToolCall, Turn, Usage};
 pub use auth::{AuthError, MeshKey, ReplayGuard};
@@ -24,3 +25,4 @@ pub use error::ProtoError;
 pub use input::Key;
 pub use messages::*;
 pub use names::{ComputerName, SessionAddr, SessionName};
+pub use screen::Snapshot;

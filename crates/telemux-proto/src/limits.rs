@@ -21,6 +21,9 @@ pub const MAX_READ_LINES: u32 = 100_000;
 pub const DEFAULT_OUTPUT_MAXLEN: usize = 10_000;
 /// Entries kept in the global event stream.
 pub const EVENTS_MAXLEN: usize = 10_000;
+/// Entries kept in the presence stream (heartbeats): watchers need only the
+/// newest beat of each computer, so a short stream is enough.
+pub const PRESENCE_MAXLEN: usize = 2_000;
 /// Largest raw chunk carried in one output delta; bigger bursts are split.
 pub const MAX_DELTA_RAW_BYTES: usize = 256 * 1024;
 

@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{AgentPrompt, ComputerName, Message, Turn, Usage};
+use crate::{AgentPrompt, ComputerName, Message, Snapshot, Turn, Usage};
 
 /// What a node says about itself in the registry (and heartbeats).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -214,6 +214,24 @@ pub enum Op {
     },
     /// Press named keys ([`crate::Key`] names).
     SendKeys { session: String, keys: Vec<String> },
+    /// Type bytes exactly as a terminal sends them (`attach`): control
+    /// characters and escape sequences included, no Enter added.
+    SendBytes {
+        session: String,
+        #[serde(with = "serde_bytes")]
+        bytes: Vec<u8>,
+    },
+    /// The screen as it is now, with cursor, size and modes (`attach`).
+    Snapshot { session: String },
+    /// Gives the session's window the size of an attached terminal
+    /// (`size: Some((width, height))`) on behalf of `client`, or releases that
+    /// client's claim (`None`); the last claim released restores the size the
+    /// window had before the first.
+    Resize {
+        session: String,
+        client: String,
+        size: Option<(u16, u16)>,
+    },
     /// Rendered screen plus `lines` of scrollback; `raw` keeps escapes.
     Read {
         session: String,
@@ -290,6 +308,8 @@ pub enum ReplyBody {
     Screen { text: String },
     /// Answer to `Read` with `last_turn`: the agent's answer and its tools.
     Turn(Turn),
+    /// Answer to `Snapshot`.
+    Snapshot(Snapshot),
     /// Answer to `Answer`: the choice selected, and the question it answered.
     Answered {
         number: u32,
@@ -329,6 +349,15 @@ pub enum OutputEvent {
     Frame {
         rows: Vec<String>,
         #[serde(with = "serde_bytes", default)]
+        raw: Vec<u8>,
+    },
+    /// Pane bytes that changed nothing the line or frame views show (cursor
+    /// moves, modes, a full-screen program's drawing before its frame is
+    /// captured). With `Lines.raw` these carry every byte the pane printed,
+    /// once and in order, for terminal emulators (`attach`); other readers
+    /// skip them.
+    Raw {
+        #[serde(with = "serde_bytes")]
         raw: Vec<u8>,
     },
     /// A command typed into the session's shell finished.
@@ -383,6 +412,19 @@ pub enum MeshEvent {
     },
     /// A session is gone from tmux.
     SessionClosed { computer: String, session: String },
+    /// An agent session changed state (the detail is on the session's stream).
+    AgentState {
+        computer: String,
+        session: String,
+        state: AgentState,
+        since_ms: u64,
+    },
+    /// A command typed into a session's shell finished.
+    CommandFinished {
+        computer: String,
+        session: String,
+        exit_code: i32,
+    },
 }
 impl Message for MeshEvent {
     const KIND: &'static str = "mesh_event";

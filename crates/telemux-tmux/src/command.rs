@@ -138,7 +138,7 @@ impl Tmux {
     }
 
     /// Runs a command aimed at session `s`, mapping "can't find" to [`TmuxError::NoSession`].
-    async fn run_on(&self, s: &SessionName, args: &[&str]) -> Result<String> {
+    pub(crate) async fn run_on(&self, s: &SessionName, args: &[&str]) -> Result<String> {
         self.run(args)
             .await
             .map_err(|e| missing_as_no_session(e, s))

@@ -17,6 +17,7 @@
 //! Exit codes travel only through tmux pane options set by the shell's own hook,
 //! never through pane output, so a program cannot forge one by printing.
 
+pub mod attach;
 pub mod command;
 pub mod control;
 pub mod error;
@@ -28,6 +29,7 @@ pub mod shell;
 pub mod waker;
 pub mod wrapper;
 
+pub use attach::PaneScreen;
 pub use command::{tmux_version, NewSession, Tmux, WAKE_CHANNEL};
 pub use control::{Batch, ControlClient, PENDING_CAP};
 pub use error::{Result, TmuxError};

@@ -68,6 +68,7 @@ fn record_lines(rec: &OutputRecord) -> usize {
     match &rec.event {
         OutputEvent::Lines { lines, .. } => lines.len(),
         OutputEvent::Frame { rows, .. } => rows.len() + 1,
+        OutputEvent::Raw { .. } => 0,
         _ => 1,
     }
 }

@@ -360,6 +360,7 @@ pub async fn wait(
                         }
                     }
                 }
+                OutputEvent::Raw { .. } => last_activity = Instant::now(),
                 OutputEvent::Frame { rows, .. } => {
                     last_activity = Instant::now();
                     if let Until::Text(re) = until {

@@ -272,6 +272,8 @@ impl Live {
                 self.set_partial(partial);
             }
             OutputEvent::Frame { rows, .. } => self.set_frame(rows),
+            // Only terminal emulators follow these.
+            OutputEvent::Raw { .. } => {}
             OutputEvent::CommandFinished {
                 exit_code,
                 started_ms,

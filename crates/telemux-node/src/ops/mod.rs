@@ -7,6 +7,7 @@
 
 mod agent_launch;
 mod answer;
+mod attach;
 mod create;
 mod input;
 mod kill;
@@ -57,6 +58,13 @@ pub(crate) async fn execute(shared: &Arc<Shared>, op: Op) -> Result<ReplyBody, O
             enter,
         } => input::send_text_op(shared, &session, text, enter).await,
         Op::SendKeys { session, keys } => input::send_keys(shared, &session, keys).await,
+        Op::SendBytes { session, bytes } => attach::send_bytes(shared, &session, bytes).await,
+        Op::Snapshot { session } => attach::snapshot(shared, &session).await,
+        Op::Resize {
+            session,
+            client,
+            size,
+        } => attach::resize(shared, &session, &client, size).await,
         Op::Read {
             session,
             lines,

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use telemux_proto::{now_ms, AgentPrompt, AgentState, OutputEvent, ToolCall, Turn};
+use telemux_proto::{now_ms, AgentPrompt, AgentState, MeshEvent, OutputEvent, ToolCall, Turn};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
@@ -538,5 +538,13 @@ impl AgentWatch {
         );
         self.changes.send_replace(state);
         p.flush().await;
+        p.shared
+            .mesh_event(MeshEvent::AgentState {
+                computer: p.shared.cfg.computer.to_string(),
+                session: p.name.to_string(),
+                state,
+                since_ms: self.last_change_ms,
+            })
+            .await;
     }
 }

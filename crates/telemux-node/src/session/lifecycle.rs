@@ -144,6 +144,7 @@ impl Lifecycle {
         if last_exit > self.exits_seen {
             match p.shared.tmux.exit_records(&p.name, self.exits_seen).await {
                 Ok(records) => {
+                    let finished: Vec<i32> = records.iter().map(|r| r.exit_code).collect();
                     for r in records {
                         self.exits_seen = self.exits_seen.max(r.n);
                         tracing::debug!(computer = %computer, session = %p.name, n = r.n, code = r.exit_code, "command finished");
@@ -155,6 +156,16 @@ impl Lifecycle {
                             },
                             Some(r.n),
                         );
+                    }
+                    p.flush().await;
+                    for exit_code in finished {
+                        p.shared
+                            .mesh_event(MeshEvent::CommandFinished {
+                                computer: computer.to_string(),
+                                session: p.name.to_string(),
+                                exit_code,
+                            })
+                            .await;
                     }
                 }
                 Err(e) => {
@@ -234,6 +245,11 @@ impl Lifecycle {
                 session: p.name.to_string(),
             })
             .await;
+        p.shared
+            .sizes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .forget(&p.name.key());
         tracing::info!(computer = %computer, session = %p.name, reason, "session closed");
         self.phase = Phase::Closed;
     }

@@ -56,7 +56,7 @@ impl Pending {
         !self.sent
             && matches!(
                 self.record.event,
-                OutputEvent::Lines { .. } | OutputEvent::Frame { .. }
+                OutputEvent::Lines { .. } | OutputEvent::Frame { .. } | OutputEvent::Raw { .. }
             )
     }
 
@@ -83,6 +83,7 @@ fn weight(event: &OutputEvent) -> usize {
             raw,
         } => text(lines) + partial.len() + raw.len(),
         OutputEvent::Frame { rows, raw } => text(rows) + raw.len(),
+        OutputEvent::Raw { raw } => raw.len(),
         OutputEvent::Gap { reason, .. } | OutputEvent::SessionClosed { reason } => reason.len(),
         OutputEvent::AgentState { detail, .. } => detail.len(),
         OutputEvent::CommandFinished { .. } | OutputEvent::SessionExited { .. } => 0,
@@ -93,7 +94,9 @@ fn weight(event: &OutputEvent) -> usize {
 /// of a burst, so summing it never counts a byte twice).
 fn output_bytes(event: &OutputEvent) -> u64 {
     match event {
-        OutputEvent::Lines { raw, .. } | OutputEvent::Frame { raw, .. } => raw.len() as u64,
+        OutputEvent::Lines { raw, .. }
+        | OutputEvent::Frame { raw, .. }
+        | OutputEvent::Raw { raw } => raw.len() as u64,
         _ => 0,
     }
 }

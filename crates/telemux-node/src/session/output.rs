@@ -92,7 +92,9 @@ impl Output {
             look_at.get_or_insert(Instant::now() + AGENT_LOOK);
         }
         match self.renderer.feed(&batch.bytes) {
-            Rendered::Nothing => {}
+            // Cursor moves, modes: nothing for the line view, but a terminal
+            // emulator following the raw bytes needs them.
+            Rendered::Nothing => emit_raw(p, &batch.bytes),
             Rendered::Lines { lines, partial, .. } => {
                 emit_lines(p, lines, partial, batch.bytes);
             }
@@ -101,16 +103,21 @@ impl Output {
                     // Lines printed before the program switched screens.
                     emit_lines(p, lines, String::new(), Vec::new());
                 }
-                self.capture_frame(p, batch.bytes).await
+                // The bytes go out now; the frame (a rendered picture for
+                // readers without an emulator) may wait for FRAME_INTERVAL.
+                emit_raw(p, &batch.bytes);
+                self.capture_frame(p).await
             }
         }
     }
 
-    async fn capture_frame(&mut self, p: &mut Publisher, raw: Vec<u8>) {
+    async fn capture_frame(&mut self, p: &mut Publisher) {
         if let Some(at) = self.last_frame_at {
             let next = at + FRAME_INTERVAL;
             if Instant::now() < next {
-                // Let intermediate frames collapse into the latest one.
+                // Let intermediate frames collapse into the latest one; what
+                // is queued (the raw bytes) is not held back meanwhile.
+                p.flush().await;
                 tokio::time::sleep_until(next).await;
             }
         }
@@ -119,11 +126,10 @@ impl Output {
             Ok(rows) => {
                 if rows != self.last_frame {
                     self.last_frame = rows.clone();
-                    let start = raw.len().saturating_sub(RECORD_BYTES);
                     p.emit(
                         OutputEvent::Frame {
                             rows,
-                            raw: raw[start..].to_vec(),
+                            raw: Vec::new(),
                         },
                         None,
                     );
@@ -131,6 +137,18 @@ impl Output {
             }
             Err(e) => tracing::debug!(session = %p.name, error = %e, "frame capture failed"),
         }
+    }
+}
+
+/// Bytes for terminal emulators only, in records of bounded size.
+fn emit_raw(p: &mut Publisher, raw: &[u8]) {
+    for chunk in raw.chunks(RECORD_BYTES) {
+        p.emit(
+            OutputEvent::Raw {
+                raw: chunk.to_vec(),
+            },
+            None,
+        );
     }
 }
 

@@ -1,0 +1,1 @@
+//! telemux's terminal front ends: the live dashboard (`telemux tui`) and `telemux attach`.
