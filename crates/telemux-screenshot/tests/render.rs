@@ -204,3 +204,29 @@ fn png_decodes_with_the_screen_size() {
     let i = ((y * info.width + x) * 3) as usize;
     assert_eq!(Some(Rgb(buf[i], buf[i + 1], buf[i + 2])), img.pixel(x, y));
 }
+
+/// A full 200×50 screen of coloured text in every attribute; run in release
+/// with `cargo test --release -p telemux-screenshot -- --ignored` (debug
+/// builds are many times slower, so the bound is not checked there).
+#[test]
+#[ignore = "timing: meaningful only in release builds"]
+fn a_200x50_screen_renders_quickly() {
+    let mut text = String::new();
+    for row in 0..50u32 {
+        for col in 0..40u32 {
+            let n = (row * 40 + col) % 256;
+            text.push_str(&format!("\x1b[38;5;{n};{}mab漢😀", 1 + col % 9));
+        }
+        text.push_str("\x1b[0m\n");
+    }
+    let screen = Screen::from_capture(&text, 200, 50).expect("size");
+    render_png(&screen).expect("warm-up: parses the fonts");
+    let start = std::time::Instant::now();
+    let runs = 10;
+    for _ in 0..runs {
+        render_png(&screen).expect("renders");
+    }
+    let each = start.elapsed() / runs;
+    eprintln!("200x50 render_png: {each:?} each");
+    assert!(each < std::time::Duration::from_millis(100), "{each:?}");
+}
