@@ -89,6 +89,14 @@ fn num(v: Option<&str>) -> Result<u16> {
 }
 
 impl Tmux {
+    /// The command that attaches this terminal to session `s` the plain tmux
+    /// way (for a session on this very computer), as argv after `tmux`.
+    pub fn attach_argv(&self, s: &SessionName) -> Vec<String> {
+        ["-L", self.socket(), "attach-session", "-t", &target(s)]
+            .map(String::from)
+            .to_vec()
+    }
+
     /// Types `bytes` into session `s` as a terminal would send them.
     pub async fn send_bytes(&self, s: &SessionName, bytes: &[u8]) -> Result<()> {
         for part in bytes.chunks(BYTES_PER_CALL) {

@@ -151,6 +151,17 @@ pub enum Command {
         #[arg(last = true, required = true)]
         command: Vec<String>,
     },
+    /// Live dashboard of every computer and session (keys: ? for help).
+    Tui,
+    /// Use a session on another computer from this terminal, as if local.
+    Attach {
+        /// computer/session, or a session name unique in the mesh.
+        #[arg(allow_hyphen_values = true)]
+        session: String,
+        /// Key that detaches (default from tui.detach_key: "C-\\ d").
+        #[arg(long)]
+        detach_key: Option<String>,
+    },
     /// Kill a session.
     Kill {
         /// computer/session.

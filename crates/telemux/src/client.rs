@@ -161,6 +161,11 @@ async fn execute(mesh: &Mesh, cmd: Command, json: bool, cfg: &Config) -> Result<
                 );
             }
         }
+        Command::Tui => return crate::terminal::tui(mesh, cfg).await,
+        Command::Attach {
+            session,
+            detach_key,
+        } => return crate::terminal::attach(mesh, cfg, &session, detach_key.as_deref()).await,
         Command::Kill { session } => {
             mesh.kill(&session).await?;
             ok(json);

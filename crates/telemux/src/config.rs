@@ -43,6 +43,27 @@ pub struct Config {
     pub agents: AgentsSection,
     /// Named directories on this computer (`api = "~/apps/api"`).
     pub projects: BTreeMap<String, String>,
+    /// `telemux tui` and `telemux attach`.
+    pub tui: TuiSection,
+}
+
+/// `[tui]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TuiSection {
+    /// Lines of scrollback the dashboard's preview keeps above its screen.
+    pub scrollback: usize,
+    /// The key that ends `attach`: `C-<char>` or a character, optionally
+    /// followed by a second one (`"C-\\ d"` = Ctrl-\\ then d).
+    pub detach_key: String,
+}
+impl Default for TuiSection {
+    fn default() -> Self {
+        TuiSection {
+            scrollback: 1000,
+            detach_key: "C-\\ d".into(),
+        }
+    }
 }
 
 /// `[agents]`: profiles by name, plus the settings for all agents.

@@ -12,6 +12,7 @@ mod out;
 mod print;
 mod serve_mcp;
 mod serve_telegram;
+mod terminal;
 
 use std::io::IsTerminal;
 
