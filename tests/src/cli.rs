@@ -80,6 +80,36 @@ impl Cli {
         cmd
     }
 
+    /// A shell command line that runs `telemux <args>` with this CLI's
+    /// environment and nothing else from the test process (for a tmux pane,
+    /// whose server would otherwise hand down its own environment).
+    /// Colours stay on: terminal front ends are looked at as a person would.
+    pub fn pane_command(&self, args: &[&str]) -> String {
+        let home = self.home.path().to_string_lossy().into_owned();
+        let mut env: Vec<(String, String)> = vec![
+            ("PATH".into(), std::env::var("PATH").unwrap_or_default()),
+            ("TERM".into(), "xterm-256color".into()),
+            ("LANG".into(), "C.UTF-8".into()),
+            ("HOME".into(), home.clone()),
+            ("XDG_CONFIG_HOME".into(), format!("{home}/.config")),
+            ("XDG_STATE_HOME".into(), format!("{home}/.local/state")),
+            ("XDG_RUNTIME_DIR".into(), home.clone()),
+            ("TELEMUX_REDIS__URL".into(), self.redis_url.clone()),
+        ];
+        env.extend(self.env.iter().cloned());
+        let mut line = format!("cd {} && exec env -i", quote(&home));
+        for (k, v) in env {
+            line.push_str(&format!(" {}", quote(&format!("{k}={v}"))));
+        }
+        line.push(' ');
+        line.push_str(&quote(&crate::telemux_bin().to_string_lossy()));
+        for a in args {
+            line.push(' ');
+            line.push_str(&quote(a));
+        }
+        line
+    }
+
     /// `sh -c script` with the same environment as [`Cli::command`], for
     /// pipelines such as `"$TELEMUX" sessions | true`: `$TELEMUX` is the
     /// binary. stdin null, killed on drop.
@@ -190,4 +220,9 @@ pub fn both(out: &std::process::Output) -> String {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     )
+}
+
+/// Quotes `s` for `sh`.
+fn quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
 }

@@ -25,12 +25,14 @@ pub const EXIT_USAGE: i32 = 2;
 /// Exit code for remote failures.
 pub const EXIT_REMOTE: i32 = 1;
 
-fn init_logs(format: LogFormat, daemon: bool) {
+fn init_logs(format: LogFormat, daemon: bool, screen: bool) {
     // rmcp logs every request at info; keep stdio MCP sessions quiet. fred
     // warns when a CLI exits while a reply listener is still closing
     // ("quit client that was already stopped"): noise after a one-line error.
     let default = if daemon {
         "info,rmcp=warn"
+    } else if screen {
+        "off"
     } else {
         "warn,fred=error"
     };
@@ -67,7 +69,9 @@ fn main() {
         cli.command,
         Command::Up | Command::Node | Command::Gateway | Command::Mcp
     );
-    init_logs(cli.log_format, daemon);
+    // The terminal front ends own the screen: a log line would tear it.
+    let screen = matches!(cli.command, Command::Tui | Command::Attach { .. });
+    init_logs(cli.log_format, daemon, screen);
     // Loading reads files (figment, blocking I/O): done before the runtime
     // starts, so no async task ever waits behind it.
     let loaded = match config::Config::load(cli.config.as_deref()) {
