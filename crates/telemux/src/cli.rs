@@ -151,6 +151,15 @@ pub enum Command {
         #[arg(last = true, required = true)]
         command: Vec<String>,
     },
+    /// Save a session's screen as a PNG picture (colours, wide characters, cursor).
+    Screenshot {
+        /// computer/session.
+        #[arg(allow_hyphen_values = true)]
+        session: String,
+        /// Where to write it (default: SESSION.png here; `-` writes the PNG to stdout).
+        #[arg(long, short, value_name = "FILE.png", allow_hyphen_values = true)]
+        output: Option<String>,
+    },
     /// Kill a session.
     Kill {
         /// computer/session.

@@ -1,5 +1,5 @@
 //! Client commands (`computers`, `sessions`, `new`, `send`, `keys`, `read`,
-//! `tail`, `run`, `kill`): thin wrappers over [`telemux_client::Mesh`], printing records through
+//! `tail`, `run`, `kill`; `screenshot` is in `screenshot.rs`): thin wrappers over [`telemux_client::Mesh`], printing records through
 //! its one record view ([`telemux_client::view`]).
 
 use std::time::Duration;
@@ -160,6 +160,9 @@ async fn execute(mesh: &Mesh, cmd: Command, json: bool, cfg: &Config) -> Result<
                     a.question
                 );
             }
+        }
+        Command::Screenshot { session, output } => {
+            return crate::screenshot::run(mesh, &session, output.as_deref(), json).await
         }
         Command::Kill { session } => {
             mesh.kill(&session).await?;
