@@ -1,7 +1,6 @@
 //! `telemux screenshot` end to end: a real session on a real node prints a
 //! known coloured screen, the CLI draws it, and the PNG is decoded and looked
-//! at pixel by pixel (tests/src/png.rs has no decoder of its own; the `png`
-//! crate reads what the renderer wrote).
+//! at pixel by pixel (the `png` crate reads what the renderer wrote).
 
 use std::time::Duration;
 
@@ -21,7 +20,12 @@ struct Picture {
 
 impl Picture {
     fn decode(bytes: &[u8]) -> Picture {
-        assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "not a PNG");
+        assert!(
+            bytes.starts_with(b"\x89PNG\r\n\x1a\n"),
+            "not a PNG: {} bytes starting {:?}",
+            bytes.len(),
+            &bytes[..bytes.len().min(16)]
+        );
         let decoder = png::Decoder::new(std::io::Cursor::new(bytes));
         let mut reader = decoder.read_info().expect("PNG header");
         let mut rgb = vec![0; reader.output_buffer_size().expect("buffer size")];
@@ -60,7 +64,9 @@ async fn painted_mesh() -> Mesh {
     wait_until("the painted screen", Duration::from_secs(20), || async {
         let out = m.cli.run(&["read", "RasPi/shot", "--lines", "0"]).await;
         let text = out.ok().to_string();
-        (text.contains("RED") && text.contains('中')).then_some(()).ok_or(text)
+        (text.contains("RED") && text.contains('中'))
+            .then_some(())
+            .ok_or(text)
     })
     .await;
     m
@@ -72,7 +78,13 @@ async fn a_screenshot_shows_the_colours_and_the_size_of_the_pane() {
     let file = m.cli.home().join("out.png");
     let out = m
         .cli
-        .run(&["--json", "screenshot", "RasPi/shot", "-o", file.to_str().unwrap()])
+        .run(&[
+            "--json",
+            "screenshot",
+            "RasPi/shot",
+            "-o",
+            file.to_str().unwrap(),
+        ])
         .await;
     let report: serde_json::Value = serde_json::from_str(out.ok()).expect("JSON report");
     assert_eq!(report["session"], "RasPi/shot", "{report}");

@@ -396,6 +396,10 @@ pub async fn on_callback(bot: &Arc<Bot>, q: CallbackQuery) {
             Ok(t) => (t, None),
             Err(e) => (format!("⚠️ {e}"), None),
         },
+        Ok(Button::Shot { thread }) => match shot_button(bot, &q, thread).await {
+            Ok(t) => (t, None),
+            Err(e) => (format!("⚠️ {e}"), None),
+        },
         Ok(Button::Answer {
             thread,
             prompt_id,
@@ -419,6 +423,34 @@ pub async fn on_callback(bot: &Arc<Bot>, q: CallbackQuery) {
     if let Some(html) = edit {
         agents::edit_pressed(bot, &q, html).await;
     }
+}
+
+/// The 📷 button: a screenshot of topic `thread`'s session, sent into the
+/// topic by its own task (the press is answered at once).
+async fn shot_button(
+    bot: &Arc<Bot>,
+    q: &CallbackQuery,
+    thread: i32,
+) -> Result<String, CommandError> {
+    let addr = topics::session_of_thread(bot, thread)
+        .await
+        .ok_or(CommandError::TopicWithoutSession)?;
+    let chat = match &q.message {
+        Some(MaybeInaccessibleMessage::Message(m)) => m.chat.id,
+        Some(MaybeInaccessibleMessage::InaccessibleMessage(m)) => m.chat.id,
+        None => return Err(CommandError::TopicWithoutSession),
+    };
+    let here = Here {
+        chat,
+        thread: Some(thread),
+    };
+    let (bot2, addr2) = (bot.clone(), addr.clone());
+    bot.tracker.spawn(async move {
+        if let Err(e) = shot::screenshot(&bot2, here, &addr2).await {
+            reply(&bot2, here, format!("⚠️ {}", escape(&e.to_string())));
+        }
+    });
+    Ok(format!("📷 {addr}"))
 }
 
 /// A key button: presses `key` in topic `thread`'s session.

@@ -37,12 +37,7 @@ pub fn fits_as_photo(shot: &Screenshot) -> bool {
 /// Takes a screenshot of `addr` and sends it to `here`.
 pub async fn screenshot(bot: &Bot, here: Here, addr: &str) -> Result<(), CommandError> {
     let shot = bot.mesh.screenshot(addr).await?;
-    let caption = format!(
-        "{}: {}x{} screen",
-        shot.addr(),
-        shot.cols,
-        shot.rows
-    );
+    let caption = format!("{}: {}x{} screen", shot.addr(), shot.cols, shot.rows);
     let file = format!("{}_{}.png", shot.computer, shot.session);
     let photo = fits_as_photo(&shot);
     with_file(&file, &shot.png, |path| async move {
