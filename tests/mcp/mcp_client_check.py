@@ -11,6 +11,9 @@ agent profile `fake` and the project `proj` (telemux_tests::agents), and an
 agent session is driven too: list_projects, start_session with agent and a
 project cwd, send_text then wait_for idle, read_output last_turn.
 
+`screenshot` is checked for one image content block (image/png) whose base64
+data decodes to a PNG of the size the structured content reports.
+
 The environment for the stdio server (TELEMUX_REDIS__URL, HOME, ...) is this
 process's environment. Every step is printed as a transcript line
 (`>>> tool {args}` / `<<< result`), so a failure shows what happened. Any failed
@@ -19,6 +22,7 @@ check raises, and the exit code is non-zero.
 
 import argparse
 import asyncio
+import base64
 import json
 import os
 import sys
@@ -43,6 +47,7 @@ TOOLS = {
     "run_command",
     "wait_for",
     "kill_session",
+    "screenshot",
 }
 
 
@@ -83,7 +88,7 @@ async def scenario(session, other):
     listed = await session.list_tools()
     names = {t.name for t in listed.tools}
     show("<<<", {"tools": sorted(names)})
-    check(names == TOOLS, "exactly the ten tools", sorted(names))
+    check(names == TOOLS, "exactly the listed tools", sorted(names))
     for t in listed.tools:
         check(t.description and len(t.description) > 40, f"{t.name} has a description", t.description)
         jsonschema.validators.validator_for(t.input_schema).check_schema(t.input_schema)
@@ -116,6 +121,19 @@ async def scenario(session, other):
 
     r, _ = await call(session, "read_output", {"session": addr, "lines": 20})
     check("hello-42" in r.structured_content["text"], "read_output screen has the output", r)
+
+    r, text = await call(session, "screenshot", {"session": addr})
+    images = [c for c in r.content if getattr(c, "type", "") == "image"]
+    mime = [getattr(c, "mime_type", None) or getattr(c, "mimeType", None) for c in images]
+    check(mime == ["image/png"], "screenshot has one PNG image block", r.content)
+    png = base64.b64decode(images[0].data)
+    check(png[:8] == b"\x89PNG\r\n\x1a\n", "the image block decodes to a PNG", png[:16])
+    sc = r.structured_content
+    check(sc["session"] == addr and sc["bytes"] == len(png), "screenshot structured content", sc)
+    check(int.from_bytes(png[16:20], "big") == sc["width"] and int.from_bytes(png[20:24], "big") == sc["height"],
+          "PNG size is the reported size", sc)
+    r, text = await call(session, "screenshot", {"session": f"{other}/no-such"}, expect_error=True)
+    check("no-such" in text, "screenshot of an unknown session names it", text)
 
     r, _ = await call(session, "send_keys", {"session": addr, "keys": ["C-c"]})
 

@@ -8,7 +8,8 @@
 //! 409 Conflict), 400 "message is not modified" for identical edits, 400
 //! "message is too long" above 4096 UTF-16 units after entity parsing, 400
 //! "can't parse entities" for broken HTML, and 429 with `retry_after` when a
-//! test-configured rate is exceeded. Every call is recorded; a call made
+//! test-configured rate is exceeded. Uploads (`sendDocument`, `sendPhoto`,
+//! multipart) are kept with their bytes. Every call is recorded; a call made
 //! while a 429's `retry_after` is still running is recorded as a violation.
 //! Tests inject updates: messages from any user, in a forum topic
 //! (`message_thread_id`), and callback queries.
@@ -68,9 +69,11 @@ pub struct StoredMessage {
     pub has_buttons: bool,
 }
 
-/// A document the bot uploaded.
+/// A file the bot uploaded (`sendDocument`, or `sendPhoto`).
 #[derive(Debug, Clone)]
 pub struct Document {
+    /// The method that uploaded it: `sendDocument` or `sendPhoto`.
+    pub method: String,
     /// Chat.
     pub chat: i64,
     /// Forum topic.
@@ -527,31 +530,46 @@ fn dispatch(
             m.has_buttons = p.get("reply_markup").is_some();
             ok(message_json(m))
         }
-        "sendDocument" => {
+        "sendDocument" | "sendPhoto" => {
             if let Some(r) = rate_check(s, chat) {
                 return r;
             }
-            let Some((_, name, bytes)) = files.into_iter().find(|f| f.0 == "document") else {
+            let (field, what) = if method == "sendPhoto" {
+                ("photo", "photo")
+            } else {
+                ("document", "document")
+            };
+            let Some((_, name, bytes)) = files.into_iter().find(|f| f.0 == field) else {
                 return err(
                     400,
-                    "Bad Request: there is no document in the request",
+                    &format!("Bad Request: there is no {what} in the request"),
                     None,
                 );
             };
+            // Telegram's own photo limits, so a bot that ignores them fails here too.
+            if method == "sendPhoto" && bytes.len() > 10 * 1024 * 1024 {
+                return err(400, "Bad Request: PHOTO_INVALID_DIMENSIONS", None);
+            }
             s.next_message += 1;
             let caption = p["caption"].as_str().unwrap_or("").to_string();
             s.documents.push(Document {
+                method: method.to_string(),
                 chat,
                 thread,
                 name: name.clone(),
                 bytes,
                 caption: caption.clone(),
             });
+            let n = s.next_message;
             let mut v = json!({
-                "message_id": s.next_message, "date": 1_700_000_000, "chat": chat_json(chat),
+                "message_id": n, "date": 1_700_000_000, "chat": chat_json(chat),
                 "from": bot_user(), "caption": caption,
-                "document": {"file_id": format!("doc{}", s.next_message), "file_unique_id": format!("u{}", s.next_message), "file_name": name}
             });
+            if method == "sendPhoto" {
+                v["photo"] = json!([{"file_id": format!("photo{n}"), "file_unique_id": format!("u{n}"), "width": 90, "height": 90}]);
+            } else {
+                v["document"] = json!({"file_id": format!("doc{n}"), "file_unique_id": format!("u{n}"), "file_name": name});
+            }
             if let Some(t) = thread {
                 v["message_thread_id"] = json!(t);
             }
@@ -690,7 +708,7 @@ impl FakeTelegram {
         self.st.lock().unwrap().topics.clone()
     }
 
-    /// Documents uploaded.
+    /// Files uploaded (documents and photos; see [`Document::method`]).
     pub fn documents(&self) -> Vec<Document> {
         self.st.lock().unwrap().documents.clone()
     }

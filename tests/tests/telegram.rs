@@ -212,6 +212,74 @@ async fn text_in_a_topic_reaches_the_session_and_output_arrives_as_edits() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn screenshot_in_a_topic_uploads_a_photo_into_that_topic() {
+    let w = world().await;
+    let thread = new_session(&w, "RasPi/pic").await;
+    w.tg.inject_message(
+        OWNER,
+        GROUP,
+        Some(thread),
+        "printf '\\033[41m RED \\033[0m\\n'",
+    );
+    wait_msg(&w.tg, GROUP, Some(thread), "the red line", |t| {
+        t.contains("\n RED")
+    })
+    .await;
+    w.tg.inject_message(OWNER, GROUP, Some(thread), "/screenshot");
+    let photo = wait_until("the photo", Duration::from_secs(30), || async {
+        w.tg.documents()
+            .into_iter()
+            .find(|d| d.method == "sendPhoto")
+            .ok_or_else(|| w.tg.messages(GROUP, Some(thread)))
+    })
+    .await;
+    assert_eq!(photo.thread, Some(thread), "into the session's topic");
+    assert_eq!(photo.chat, GROUP);
+    assert!(photo.name.ends_with(".png"), "{}", photo.name);
+    assert!(
+        photo.bytes.starts_with(b"\x89PNG\r\n\x1a\n"),
+        "a PNG upload, not {} bytes",
+        photo.bytes.len()
+    );
+    assert!(photo.caption.contains("RasPi/pic"), "{}", photo.caption);
+    let decoder = png::Decoder::new(std::io::Cursor::new(&photo.bytes[..]));
+    let info = decoder.read_info().expect("a PNG that decodes");
+    let (width, height) = (info.info().width, info.info().height);
+    assert!(
+        width % telemux_screenshot::CELL_W == 0 && height % telemux_screenshot::CELL_H == 0,
+        "{width}x{height}"
+    );
+
+    // The 📷 button under the live message does the same.
+    let live = w.tg.messages(GROUP, Some(thread));
+    let live = live
+        .iter()
+        .rev()
+        .find(|m| m.has_buttons)
+        .expect("a live message with buttons");
+    w.tg.inject_callback(OWNER, GROUP, live.id, &format!("s:{thread}"));
+    wait_until("the button's photo", Duration::from_secs(30), || async {
+        let photos: Vec<_> =
+            w.tg.documents()
+                .into_iter()
+                .filter(|d| d.method == "sendPhoto")
+                .collect();
+        (photos.len() == 2 && photos[1].thread == Some(thread))
+            .then_some(())
+            .ok_or(photos.len())
+    })
+    .await;
+
+    // Outside a topic it needs the session, and says so.
+    w.tg.inject_message(OWNER, GROUP, None, "/screenshot");
+    wait_msg(&w.tg, GROUP, None, "the usage answer", |t| {
+        t.contains("/screenshot session")
+    })
+    .await;
+    assert_no_message_over_limit(&w.tg);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn ten_thousand_lines_make_a_bounded_number_of_calls() {
     let w = world().await;
     let thread = new_session(&w, "MozBook/flood").await;

@@ -1,17 +1,20 @@
 //! The client of the mesh, shared by every front end (the CLI, and the MCP
 //! server and Telegram bot in `telemux-gateway`): [`Mesh`] resolves the names
 //! users type and routes requests to the node that owns a session, [`run`]
-//! runs a command to its exit, and [`view`] is the one way output records
+//! runs a command to its exit, [`screenshot`] draws a session's screen as a
+//! PNG, and [`view`] is the one way output records
 //! become text and JSON.
 
 pub mod agent;
 pub mod attach;
 pub mod mesh;
 pub mod run;
+pub mod screenshot;
 pub mod view;
 pub mod watch;
 
 pub use agent::Answered;
 pub use mesh::{Created, Mesh, MeshError};
 pub use run::{RunOutcome, RunRequest};
+pub use screenshot::Screenshot;
 pub use watch::{MeshWatch, Refresh, WatchUpdate};

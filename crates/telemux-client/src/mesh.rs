@@ -87,6 +87,10 @@ pub enum MeshError {
     /// Redis is unreachable, full or misbehaving.
     #[error(transparent)]
     Bus(#[from] telemux_bus::BusError),
+    /// The session's screen could not be drawn as a picture (shared, because
+    /// the renderer's error is not `Clone` and this one is).
+    #[error("cannot draw the screenshot: {0}")]
+    Screenshot(#[from] std::sync::Arc<telemux_screenshot::ShotError>),
 }
 
 impl MeshError {

@@ -9,7 +9,7 @@ use std::time::Duration;
 use mcp_support::{call, err, ok, text, TestMesh};
 use serde_json::json;
 
-const TOOLS: [&str; 11] = [
+const TOOLS: [&str; 12] = [
     "list_computers",
     "list_sessions",
     "list_projects",
@@ -21,6 +21,7 @@ const TOOLS: [&str; 11] = [
     "wait_for",
     "kill_session",
     "answer_prompt",
+    "screenshot",
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -162,6 +162,15 @@ pub enum Command {
         #[arg(long)]
         detach_key: Option<String>,
     },
+    /// Save a session's screen as a PNG picture (colours, wide characters, cursor).
+    Screenshot {
+        /// computer/session.
+        #[arg(allow_hyphen_values = true)]
+        session: String,
+        /// Where to write it (default: SESSION.png here; `-` writes the PNG to stdout).
+        #[arg(long, short, value_name = "FILE.png", allow_hyphen_values = true)]
+        output: Option<String>,
+    },
     /// Kill a session.
     Kill {
         /// computer/session.

@@ -10,6 +10,7 @@ mod doctor;
 mod gateway;
 mod out;
 mod print;
+mod screenshot;
 mod serve_mcp;
 mod serve_telegram;
 mod terminal;

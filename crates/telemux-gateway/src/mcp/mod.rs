@@ -3,6 +3,7 @@
 //!
 //! * [`tools`] — the tools (the nine of DESIGN.md §9, plus `list_projects`) and their results.
 //! * [`agent_tools`] — `answer_prompt`, and the agent parts of other results.
+//! * [`shot_tool`] — `screenshot`: a session's screen as a PNG image.
 //! * [`params`] — their JSON-Schema inputs and structured outputs.
 //! * [`output`] — bounding long output (head + tail) for a model.
 //! * [`page`] — `since` cursors and exact paging through new output.
@@ -20,6 +21,7 @@ pub mod output;
 pub mod page;
 pub mod params;
 mod result;
+pub mod shot_tool;
 pub mod tools;
 pub mod wait;
 
@@ -98,6 +100,7 @@ Typical flows:
 - Paging through output without re-reading: read_output returns a `cursor`; pass it back as `since` to get only newer output.
 - Ctrl-C, arrows, Escape: send_keys(session, [\"C-c\"]). Text always goes through send_text.
 - wait_for until: `exit` (the typed command finished, with its exit code), `idle` (no output for a quiet period), `text:<regex>` (a new output line matches). It reports which happened, or `timeout`.
+- See a full-screen program (editor, TUI, progress bars) as the user does: screenshot(session) returns a PNG of the screen.
 - Clean up sessions you started with kill_session when done.
 
 AI coding agents (Claude Code, Codex, Gemini) and projects:
@@ -123,7 +126,7 @@ impl McpServer {
             mesh,
             settings,
             marks: InputMarks::default(),
-            tool_router: Self::tool_router() + Self::answer_router(),
+            tool_router: Self::tool_router() + Self::answer_router() + Self::screenshot_router(),
         }
     }
 

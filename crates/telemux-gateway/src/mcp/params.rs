@@ -175,6 +175,30 @@ pub struct KillSessionParams {
     pub session: String,
 }
 
+/// Input of `screenshot`.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct ScreenshotParams {
+    /// Session address `COMPUTER/SESSION`, e.g. `MozBook/api`.
+    pub session: String,
+}
+
+/// Result of `screenshot` (the picture itself is the image content block).
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ScreenshotOut {
+    /// Canonical address of the session, e.g. `MozBook/api`.
+    pub session: String,
+    /// Pane size in cells.
+    pub cols: u16,
+    /// Pane height in cells.
+    pub rows: u16,
+    /// Image size in pixels.
+    pub width: u32,
+    /// Image height in pixels.
+    pub height: u32,
+    /// PNG size in bytes.
+    pub bytes: usize,
+}
+
 /// One computer of the mesh.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct ComputerOut {

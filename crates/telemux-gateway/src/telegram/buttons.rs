@@ -7,6 +7,9 @@
 //! The format `k:KEY:THREAD` is the one earlier versions wrote, so buttons
 //! already sitting in a chat keep working after an upgrade.
 //!
+//! The 📷 button after the keys, `s:THREAD`, sends a screenshot of the
+//! topic's session into the topic.
+//!
 //! An agent's question gets one button per choice, `a:THREAD:PROMPT_ID:NUMBER`:
 //! the topic names the session (as for key buttons) and the prompt id makes
 //! a press on an old question fail as stale instead of answering a new one.
@@ -15,6 +18,8 @@ use frankenstein::types::{InlineKeyboardButton, InlineKeyboardMarkup};
 use telemux_proto::AgentPrompt;
 use thiserror::Error;
 
+/// The label of the screenshot button.
+pub const SHOT_LABEL: &str = "📷";
 /// Telegram's limit for `callback_data`, in bytes.
 pub const MAX_CALLBACK_DATA: usize = 64;
 /// Longest choice button text we send, in characters: Telegram shows about
@@ -83,6 +88,11 @@ pub enum Button {
         /// The topic (`message_thread_id`) whose session gets it.
         thread: i32,
     },
+    /// Send a screenshot of topic `thread`'s session into that topic.
+    Shot {
+        /// The topic whose session is pictured.
+        thread: i32,
+    },
     /// Answer question `prompt_id` of the agent in topic `thread`'s session
     /// with its choice `number`.
     Answer {
@@ -98,7 +108,7 @@ pub enum Button {
 /// `callback_data` that is not one of ours (an old or forged button).
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum UnknownButton {
-    /// Not of the `k:KEY:THREAD` or `a:THREAD:PROMPT_ID:NUMBER` shape, too
+    /// Not of the `k:KEY:THREAD`, `s:THREAD` or `a:THREAD:PROMPT_ID:NUMBER` shape, too
     /// long, or a bad thread id, prompt id or number.
     #[error("unknown button")]
     Malformed,
@@ -141,7 +151,9 @@ impl Button {
     /// The topic whose session the button acts on.
     pub fn thread(&self) -> i32 {
         match self {
-            Button::Key { thread, .. } | Button::Answer { thread, .. } => *thread,
+            Button::Key { thread, .. }
+            | Button::Shot { thread }
+            | Button::Answer { thread, .. } => *thread,
         }
     }
 
@@ -150,6 +162,7 @@ impl Button {
     pub fn encode(&self) -> String {
         match self {
             Button::Key { key, thread } => format!("k:{}:{thread}", key.name()),
+            Button::Shot { thread } => format!("s:{thread}"),
             Button::Answer {
                 thread,
                 prompt_id,
@@ -176,6 +189,9 @@ impl Button {
                     thread: digits(thread)?,
                 })
             }
+            ["s", thread] => Ok(Button::Shot {
+                thread: digits(thread)?,
+            }),
             ["a", thread, prompt_id, number] => {
                 if !prompt_id_ok(prompt_id) {
                     return Err(UnknownButton::Malformed);
@@ -228,17 +244,19 @@ pub fn answer_keyboard(thread: Option<i32>, prompt: &AgentPrompt) -> Option<Inli
     )
 }
 
-/// The row of key buttons under a session's messages in topic `thread`.
+/// The row of key buttons, then 📷, under a session's messages in topic `thread`.
 pub fn session_keyboard(thread: Option<i32>) -> Option<InlineKeyboardMarkup> {
     let thread = thread?;
+    let button = |text: &str, b: Button| {
+        InlineKeyboardButton::builder()
+            .text(text)
+            .callback_data(b.encode())
+            .build()
+    };
     let row = SessionKey::ALL
         .into_iter()
-        .map(|key| {
-            InlineKeyboardButton::builder()
-                .text(key.label())
-                .callback_data(Button::Key { key, thread }.encode())
-                .build()
-        })
+        .map(|key| button(key.label(), Button::Key { key, thread }))
+        .chain([button(SHOT_LABEL, Button::Shot { thread })])
         .collect();
     Some(
         InlineKeyboardMarkup::builder()
@@ -262,6 +280,7 @@ mod tests {
             }
         }
         // The format earlier versions wrote still decodes.
+        assert_eq!(Button::decode("s:1001"), Ok(Button::Shot { thread: 1001 }));
         assert_eq!(
             Button::decode("k:C-c:1001"),
             Ok(Button::Key {
@@ -285,6 +304,9 @@ mod tests {
             "k:C-c:+5",
             "k:C-c:99999999999",
             "k:C-c:5:6",
+            "s:",
+            "s:-5",
+            "s:5:6",
             "x:C-c:5",
             "K:C-c:5",
             &format!("k:C-c:{}", "1".repeat(70)),
@@ -404,10 +426,16 @@ mod tests {
     }
 
     #[test]
-    fn the_keyboard_has_one_button_per_key() {
+    fn the_keyboard_has_one_button_per_key_then_the_screenshot() {
         assert!(session_keyboard(None).is_none());
         let k = session_keyboard(Some(7)).unwrap();
         assert_eq!(k.inline_keyboard.len(), 1);
-        assert_eq!(k.inline_keyboard[0].len(), SessionKey::ALL.len());
+        assert_eq!(k.inline_keyboard[0].len(), SessionKey::ALL.len() + 1);
+        let shot = k.inline_keyboard[0].last().unwrap();
+        assert_eq!(shot.text, SHOT_LABEL);
+        assert_eq!(
+            Button::decode(shot.callback_data.as_deref().unwrap()),
+            Ok(Button::Shot { thread: 7 })
+        );
     }
 }

@@ -3,9 +3,10 @@
 //! Commands resolve names exactly like the CLI (through [`telemux_client::Mesh`]:
 //! case-insensitive, suggestions for unknown names) and answer errors with
 //! the same sentences. In a session's topic, plain text is typed into that
-//! session followed by Enter, and `/keys`, `/cancel`, `/kill`, `/output`
-//! need no session name; elsewhere they take it as their first argument.
-//! Anything slow (`/run`, `/output`) runs as its own task so polling goes on.
+//! session followed by Enter, and `/keys`, `/cancel`, `/kill`, `/output`,
+//! `/screenshot` need no session name; elsewhere they take it as their first
+//! argument. Anything slow (`/run`, `/output`, `/screenshot`) runs as its own
+//! task so polling goes on.
 
 use std::{sync::Arc, time::Duration};
 
@@ -24,7 +25,7 @@ use super::{
     error::CommandError,
     html::escape,
     live::{exit_footer, Live},
-    topics,
+    shot, topics,
 };
 use telemux_client::{mesh::ago, RunRequest};
 
@@ -69,8 +70,9 @@ pub fn help() -> String {
         "/cancel — Ctrl-C",
         "/kill — end the session",
         "/output — the whole scrollback as a file",
+        "/screenshot — a picture of the screen",
         "",
-        "In a session's topic, anything you type is sent to it followed by Enter; /keys, /cancel, /kill and /output act on it. Elsewhere give the session first: /kill MozBook/api.",
+        "In a session's topic, anything you type is sent to it followed by Enter; /keys, /cancel, /kill, /output and /screenshot act on it. Elsewhere give the session first: /kill MozBook/api.",
         "An agent's topic shows its state under the live message, and a new message (so your phone buzzes) when it asks you something — with one button per choice — or finishes its turn, quoting its answer.",
     ]
     .join("\n")
@@ -207,6 +209,15 @@ async fn command(
                 here,
                 format!("Killed <b>{}</b>.", escape(&format!("{c}/{s}"))),
             );
+        }
+        "screenshot" => {
+            let (addr, _) = target(&topic, args, "/screenshot session")?;
+            let bot2 = bot.clone();
+            bot.tracker.spawn(async move {
+                if let Err(e) = shot::screenshot(&bot2, here, &addr).await {
+                    reply(&bot2, here, format!("⚠️ {}", escape(&e.to_string())));
+                }
+            });
         }
         "output" => {
             let (addr, _) = target(&topic, args, "/output session")?;
@@ -360,45 +371,21 @@ async fn run(bot: &Arc<Bot>, here: Here, computer: String, command: String) {
 
 async fn output(bot: &Bot, here: Here, addr: &str) -> Result<(), CommandError> {
     let text = bot.mesh.read(addr, OUTPUT_LINES, false).await?;
-    let name = addr.replace('/', "_");
-    let dir = std::env::temp_dir().join(format!("telemux-tg-{}", uuid::Uuid::now_v7()));
-    tokio::fs::create_dir_all(&dir)
-        .await
-        .map_err(CommandError::File)?;
-    let path = dir.join(format!("{name}.txt"));
-    let result = async {
-        tokio::fs::write(&path, text.as_bytes())
-            .await
-            .map_err(CommandError::File)?;
+    let name = format!("{}.txt", addr.replace('/', "_"));
+    let caption = format!("{addr}: scrollback ({} lines)", text.lines().count());
+    shot::with_file(&name, text.as_bytes(), |path| async move {
         let params = SendDocumentParams::builder()
             .chat_id(here.chat)
-            .document(path.clone())
-            .caption(format!(
-                "{addr}: scrollback ({} lines)",
-                text.lines().count()
-            ))
+            .document(path)
+            .caption(caption)
             .build();
         let params = SendDocumentParams {
             message_thread_id: here.thread,
             ..params
         };
-        for _ in 0..3 {
-            bot.outbox.reserve(here.chat).await;
-            match bot.api.send_document(&params).await {
-                Ok(_) => return Ok(()),
-                Err(e) => match e.retry_after() {
-                    Some(d) => {
-                        bot.outbox.block(here.chat, d);
-                    }
-                    None => return Err(CommandError::Api(e)),
-                },
-            }
-        }
-        Err(CommandError::RateLimited)
-    }
-    .await;
-    let _ = tokio::fs::remove_dir_all(&dir).await;
-    result
+        shot::upload(bot, here, || bot.api.send_document(&params)).await
+    })
+    .await
 }
 
 /// Handles a button press (a [`Button`]) from an allowed user.
@@ -406,6 +393,10 @@ pub async fn on_callback(bot: &Arc<Bot>, q: CallbackQuery) {
     let data = q.data.clone().unwrap_or_default();
     let (text, edit) = match Button::decode(&data) {
         Ok(Button::Key { key, thread }) => match press_key(bot, &q, key.name(), thread).await {
+            Ok(t) => (t, None),
+            Err(e) => (format!("⚠️ {e}"), None),
+        },
+        Ok(Button::Shot { thread }) => match shot_button(bot, &q, thread).await {
             Ok(t) => (t, None),
             Err(e) => (format!("⚠️ {e}"), None),
         },
@@ -432,6 +423,34 @@ pub async fn on_callback(bot: &Arc<Bot>, q: CallbackQuery) {
     if let Some(html) = edit {
         agents::edit_pressed(bot, &q, html).await;
     }
+}
+
+/// The 📷 button: a screenshot of topic `thread`'s session, sent into the
+/// topic by its own task (the press is answered at once).
+async fn shot_button(
+    bot: &Arc<Bot>,
+    q: &CallbackQuery,
+    thread: i32,
+) -> Result<String, CommandError> {
+    let addr = topics::session_of_thread(bot, thread)
+        .await
+        .ok_or(CommandError::TopicWithoutSession)?;
+    let chat = match &q.message {
+        Some(MaybeInaccessibleMessage::Message(m)) => m.chat.id,
+        Some(MaybeInaccessibleMessage::InaccessibleMessage(m)) => m.chat.id,
+        None => return Err(CommandError::TopicWithoutSession),
+    };
+    let here = Here {
+        chat,
+        thread: Some(thread),
+    };
+    let (bot2, addr2) = (bot.clone(), addr.clone());
+    bot.tracker.spawn(async move {
+        if let Err(e) = shot::screenshot(&bot2, here, &addr2).await {
+            reply(&bot2, here, format!("⚠️ {}", escape(&e.to_string())));
+        }
+    });
+    Ok(format!("📷 {addr}"))
 }
 
 /// A key button: presses `key` in topic `thread`'s session.

@@ -27,14 +27,14 @@ pub enum CommandError {
     /// Name resolution or the node refused or failed.
     #[error(transparent)]
     Mesh(#[from] MeshError),
-    /// The scrollback file for `/output` could not be written.
-    #[error("cannot write the scrollback file: {0}")]
+    /// The file to upload (`/output`'s scrollback, a screenshot) could not be written.
+    #[error("cannot write the file to upload: {0}")]
     File(#[source] std::io::Error),
     /// Telegram refused a direct call (an upload).
     #[error(transparent)]
     Api(#[from] ApiError),
     /// Telegram kept answering 429.
-    #[error("Telegram kept asking us to wait; try /output again later")]
+    #[error("Telegram kept asking us to wait; try again later")]
     RateLimited,
 }
 

@@ -12,6 +12,7 @@
 //! * [`topics`] — one forum topic per session, map persisted in Redis, and the
 //!   watcher that turns a session's output stream into live messages.
 //! * [`agents`] — `/claude` and the other agent commands, `/projects`.
+//! * [`shot`] — `/screenshot`: the screen as a photo; uploads with 429 retries.
 //! * [`commands`] — `/computers`, `/sessions`, `/new`, `/run`, `/keys`, ...
 //! * [`auth`] — only `telegram.allowed_users`; everything else is dropped first.
 //! * [`dispatch`] — updates handled concurrently, in order per chat/topic,
@@ -32,6 +33,7 @@ pub mod live;
 pub mod notify;
 pub mod outbox;
 pub mod poller;
+pub mod shot;
 pub mod sweep;
 pub mod topics;
 

@@ -70,6 +70,7 @@ pub fn command_list() -> Vec<BotCommand> {
         ("cancel", "Ctrl-C in this topic's session"),
         ("kill", "kill this topic's session"),
         ("output", "whole scrollback as a file"),
+        ("screenshot", "a picture of this topic's session screen"),
         ("help", "what the bot can do"),
     ]
     .into_iter()
