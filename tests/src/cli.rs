@@ -97,7 +97,7 @@ impl Cli {
             ("TELEMUX_REDIS__URL".into(), self.redis_url.clone()),
         ];
         env.extend(self.env.iter().cloned());
-        let mut line = format!("cd {} && exec env -i", quote(&home));
+        let mut line = format!("cd {} && env -i", quote(&home));
         for (k, v) in env {
             line.push_str(&format!(" {}", quote(&format!("{k}={v}"))));
         }

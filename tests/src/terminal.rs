@@ -21,7 +21,10 @@ impl UserTerminal {
     /// screen can still be read.
     pub fn start(cli: &Cli, args: &[&str], cols: u16, rows: u16) -> UserTerminal {
         let tmux = TmuxServer::new();
-        let line = cli.pane_command(args);
+        // The pause keeps the pane's terminal open after the command: tmux
+        // drops what a process wrote just before it died if it notices the
+        // death first, and the last words (attach's "detached …") matter.
+        let line = format!("{}; sleep 1", cli.pane_command(args));
         let (w, h) = (cols.to_string(), rows.to_string());
         tmux.run(&["new-session", "-d", "-s", "term", "-x", &w, "-y", &h, &line])
             .unwrap_or_else(|e| panic!("starting the user's terminal: {e}"));

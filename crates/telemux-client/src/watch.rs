@@ -167,16 +167,38 @@ impl MeshWatch {
         {
             return true;
         }
-        let mut ok = true;
+        // All computers at once: the first full screen waits for the slowest
+        // one, not for the sum of them.
+        let mut lists = JoinSet::new();
         for c in online {
-            ok &= self.sessions_of(&c, tx).await;
+            let mesh = self.mesh.clone();
+            lists.spawn(async move {
+                let r = mesh.sessions(Some(&c)).await;
+                (c, r)
+            });
+        }
+        let mut ok = true;
+        while let Some(joined) = lists.join_next().await {
+            let Ok((c, r)) = joined else { continue };
+            ok &= self.deliver(&c, r, tx).await;
         }
         ok
     }
 
     /// Reads one computer's sessions; `false` when Redis failed.
     async fn sessions_of(&self, computer: &str, tx: &mpsc::Sender<WatchUpdate>) -> bool {
-        match self.mesh.sessions(Some(computer)).await {
+        let listed = self.mesh.sessions(Some(computer)).await;
+        self.deliver(computer, listed, tx).await
+    }
+
+    /// Sends one computer's listing on; `false` when Redis failed.
+    async fn deliver(
+        &self,
+        computer: &str,
+        listed: Result<Vec<SessionInfo>, MeshError>,
+        tx: &mpsc::Sender<WatchUpdate>,
+    ) -> bool {
+        match listed {
             Ok(sessions) => {
                 let _ = tx
                     .send(WatchUpdate::Sessions {

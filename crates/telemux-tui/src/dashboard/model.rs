@@ -338,3 +338,177 @@ impl Model {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use telemux_bus::ComputerStatus;
+
+    fn info(name: &str, hb: u64) -> ComputerInfo {
+        ComputerInfo {
+            name: name.into(),
+            version: "0.1.0".into(),
+            proto: 1,
+            os: "linux".into(),
+            host: "h".into(),
+            started_ms: 1,
+            last_seen_ms: 1,
+            heartbeat_ms: hb,
+            sessions: 0,
+            pid: 1,
+            stopped: false,
+            projects: vec![],
+            agents: vec![],
+        }
+    }
+
+    fn session(computer: &str, name: &str) -> SessionInfo {
+        SessionInfo {
+            computer: computer.into(),
+            name: name.into(),
+            command: "bash".into(),
+            cwd: "/".into(),
+            created_ms: 1,
+            state: SessionState::Running,
+            last_activity_ms: 1,
+            exit_status: None,
+            agent: None,
+            agent_state: None,
+            agent_since_ms: None,
+            agent_prompt: None,
+            agent_usage: None,
+        }
+    }
+
+    fn mesh(now: Instant) -> Model {
+        let mut m = Model::new("redis://x");
+        m.apply(
+            WatchUpdate::Computers(vec![
+                ComputerStatus {
+                    info: info("RasPi", 100),
+                    online: true,
+                },
+                ComputerStatus {
+                    info: info("MozBook", 100),
+                    online: true,
+                },
+            ]),
+            now,
+        );
+        m.apply(
+            WatchUpdate::Sessions {
+                computer: "RasPi".into(),
+                sessions: vec![session("RasPi", "api"), session("RasPi", "db")],
+            },
+            now,
+        );
+        m
+    }
+
+    #[test]
+    fn rows_are_a_tree_and_the_filter_keeps_matching_sessions_with_their_computer() {
+        let now = Instant::now();
+        let mut m = mesh(now);
+        let names = |m: &Model| {
+            m.rows()
+                .into_iter()
+                .map(|r| match r {
+                    Sel::Computer(c) => c,
+                    Sel::Session(c, s) => format!("{c}/{s}"),
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names(&m), ["mozbook", "raspi", "raspi/api", "raspi/db"]);
+        m.filter = "DB".into();
+        assert_eq!(names(&m), ["raspi", "raspi/db"]);
+    }
+
+    #[test]
+    fn events_change_sessions_and_a_created_one_asks_for_its_listing_only_via_the_watch() {
+        let now = Instant::now();
+        let mut m = mesh(now);
+        m.sel = Some(Sel::Session("raspi".into(), "api".into()));
+        m.apply(
+            WatchUpdate::Event(MeshEvent::CommandFinished {
+                computer: "RasPi".into(),
+                session: "api".into(),
+                exit_code: 3,
+            }),
+            now,
+        );
+        assert_eq!(m.selected_session().unwrap().1.last_exit, Some(3));
+        m.apply(
+            WatchUpdate::Event(MeshEvent::AgentState {
+                computer: "RasPi".into(),
+                session: "api".into(),
+                state: AgentState::Idle,
+                since_ms: 5,
+            }),
+            now,
+        );
+        assert_eq!(
+            m.selected_session().unwrap().1.info.agent_state,
+            Some(AgentState::Idle)
+        );
+        // Waiting for input: the question comes with the computer's listing.
+        let want = m.apply(
+            WatchUpdate::Event(MeshEvent::AgentState {
+                computer: "RasPi".into(),
+                session: "api".into(),
+                state: AgentState::WaitingForInput,
+                since_ms: 6,
+            }),
+            now,
+        );
+        assert!(matches!(&want[..], [Refresh::Computer(c)] if c == "RasPi"));
+        // The selected session closes: its computer is selected, not another row.
+        m.apply(
+            WatchUpdate::Event(MeshEvent::SessionClosed {
+                computer: "RasPi".into(),
+                session: "api".into(),
+            }),
+            now,
+        );
+        assert_eq!(m.sel, Some(Sel::Computer("raspi".into())));
+        m.apply(
+            WatchUpdate::Event(MeshEvent::SessionCreated {
+                computer: "MozBook".into(),
+                session: "web".into(),
+            }),
+            now,
+        );
+        assert!(m.computers["mozbook"].sessions.contains_key("web"));
+    }
+
+    #[test]
+    fn a_computer_whose_beats_stop_goes_offline_by_the_clock_and_a_beat_brings_it_back() {
+        let t0 = Instant::now();
+        let mut m = mesh(t0);
+        assert!(
+            !m.tick(t0 + Duration::from_millis(250)),
+            "within three beats"
+        );
+        m.apply(
+            WatchUpdate::Beat(info("MozBook", 100)),
+            t0 + Duration::from_millis(250),
+        );
+        assert!(
+            m.tick(t0 + Duration::from_millis(350)),
+            "RasPi missed three beats"
+        );
+        assert!(!m.computers["raspi"].online);
+        assert!(m.computers["raspi"].sessions.is_empty());
+        assert!(m.computers["mozbook"].online);
+        let want = m.apply(
+            WatchUpdate::Beat(info("RasPi", 100)),
+            t0 + Duration::from_millis(400),
+        );
+        assert!(m.computers["raspi"].online);
+        assert!(matches!(&want[..], [Refresh::Computer(c)] if c == "RasPi"));
+        // A goodbye is offline at once.
+        let mut bye = info("MozBook", 100);
+        bye.stopped = true;
+        m.apply(WatchUpdate::Beat(bye), t0 + Duration::from_millis(410));
+        assert!(!m.computers["mozbook"].online);
+    }
+}
