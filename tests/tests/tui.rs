@@ -66,6 +66,18 @@ async fn the_dashboard_shows_the_mesh_and_follows_it_without_polling() {
     t.wait_for("typed-42", SOON).await;
     t.keys(&["Escape"]);
 
+    // `a` attaches in place of the dashboard; the detach key comes back to it.
+    t.type_text("a");
+    t.wait_screen("the attached session instead of the dashboard", SOON, |s| {
+        s.contains("typed-42") && !s.contains("computers")
+    })
+    .await;
+    t.type_text("echo attached-$((5*5))");
+    t.keys(&["Enter"]);
+    t.wait_for("attached-25", SOON).await;
+    t.keys(&["C-\\", "d"]);
+    t.wait_for("detached from RasPi/api", SOON).await;
+
     // Kill, after a confirmation.
     t.type_text("x");
     t.wait_for("kill RasPi/api? y/n", SOON).await;
