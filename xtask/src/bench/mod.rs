@@ -1,4 +1,5 @@
-//! `cargo xtask bench`: the six benchmarks of issue 7 against real processes —
+//! `cargo xtask bench`: the six benchmarks of issue 7 and the terminal front
+//! ends' two of issue 15 (`tui`, `attach`) against real processes —
 //! a private `redis-server`, private tmux sockets and `telemux node` processes
 //! of the release binary — printed as a table and written to
 //! `docs/benchmarks.md` (or `--out`).
@@ -23,6 +24,7 @@ mod report;
 mod roundtrip;
 mod scale;
 mod stats;
+mod terminal;
 mod throughput;
 
 use std::path::{Path, PathBuf};
@@ -52,6 +54,11 @@ pub struct Config {
     scale_kills: usize,
     tp_lines: u32,
     tp_runs: usize,
+    tui_nodes: usize,
+    tui_sessions: usize,
+    tui_frames: usize,
+    tui_changes: usize,
+    echo_keys: usize,
     settle: Duration,
     section_limit: Duration,
 }
@@ -75,6 +82,11 @@ impl Config {
                 scale_kills: 1,
                 tp_lines: 5_000,
                 tp_runs: 1,
+                tui_nodes: 3,
+                tui_sessions: 5,
+                tui_frames: 3,
+                tui_changes: 5,
+                echo_keys: 20,
                 settle: Duration::from_secs(1),
                 section_limit: Duration::from_secs(60),
             }
@@ -95,6 +107,11 @@ impl Config {
                 scale_kills: 5,
                 tp_lines: 100_000,
                 tp_runs: 5,
+                tui_nodes: 20,
+                tui_sessions: 25,
+                tui_frames: 5,
+                tui_changes: 30,
+                echo_keys: 100,
                 settle: Duration::from_secs(5),
                 section_limit: Duration::from_secs(600),
             }
@@ -107,6 +124,8 @@ struct Args {
     /// Use the dev profile (CI: reuses the test build; figures are meaningless).
     dev: bool,
     out: Option<PathBuf>,
+    /// Only these sections (numbers or names, e.g. `7,attach`).
+    only: Option<Vec<String>>,
 }
 
 fn parse(args: &[String]) -> Result<Args> {
@@ -114,6 +133,7 @@ fn parse(args: &[String]) -> Result<Args> {
         quick: false,
         dev: false,
         out: None,
+        only: None,
     };
     let mut it = args.iter();
     while let Some(x) = it.next() {
@@ -121,14 +141,20 @@ fn parse(args: &[String]) -> Result<Args> {
             "--quick" => a.quick = true,
             "--dev" => a.dev = true,
             "--out" => a.out = Some(it.next().context("--out needs a path")?.into()),
-            other => bail!("unknown bench option '{other}' (options: --quick, --dev, --out PATH)"),
+            "--only" => {
+                let list = it.next().context("--only needs a list of sections")?;
+                a.only = Some(list.split(',').map(|x| x.trim().to_string()).collect());
+            }
+            other => bail!(
+                "unknown bench option '{other}' (options: --quick, --dev, --out PATH, --only SECTIONS)"
+            ),
         }
     }
     Ok(a)
 }
 
-/// `cargo xtask bench [--quick] [--dev] [--out PATH]`: release build (dev
-/// build with `--dev`, for CI's smoke run), then `bench-run`.
+/// `cargo xtask bench [--quick] [--dev] [--out PATH] [--only 7,attach]`:
+/// release build (dev build with `--dev`, for CI's smoke run), then `bench-run`.
 pub fn main(root: &Path, args: &[String]) -> Result<()> {
     let parsed = parse(args)?;
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
@@ -184,18 +210,31 @@ pub fn run(args: &[String]) -> Result<()> {
         bail!("bench-run needs TELEMUX_BIN (use `cargo xtask bench`)");
     }
     let cfg = Config::new(a.quick);
+    // The generated part is replaced whole, so a partial run must not
+    // overwrite the full table in docs/ unless asked to with --out.
     let out = a.out.unwrap_or_else(|| {
-        if cfg.quick {
+        if a.only.is_some() {
+            std::env::temp_dir().join("telemux-benchmarks-only.md")
+        } else if cfg.quick {
             std::env::temp_dir().join("telemux-benchmarks-quick.md")
         } else {
             root.join("docs/benchmarks.md")
         }
     });
     let mut machine = Machine::describe(&root);
-    let command = if cfg.quick {
-        "cargo xtask bench --quick"
+    let mut command = if cfg.quick {
+        "cargo xtask bench --quick".to_string()
     } else {
-        "cargo xtask bench"
+        "cargo xtask bench".to_string()
+    };
+    if let Some(o) = &a.only {
+        command.push_str(&format!(" --only {}", o.join(",")));
+    }
+    let wanted = |name: &str| {
+        a.only.as_ref().is_none_or(|o| {
+            o.iter()
+                .any(|x| name == x || name.split(' ').any(|w| w == x))
+        })
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -206,25 +245,29 @@ pub fn run(args: &[String]) -> Result<()> {
     let mut failures = Vec::new();
     rt.block_on(async {
         macro_rules! section {
-            ($name:expr, $m:ident) => {{
-                println!("==> section {} ({:.0?} so far)", $name, start.elapsed());
-                let t = Instant::now();
-                match tokio::time::timeout(cfg.section_limit, $m::run(&cfg, &mut report)).await {
-                    Ok(Ok(())) => println!("<== section {} done in {:.1?}", $name, t.elapsed()),
-                    Ok(Err(e)) => failures.push(format!("section {}: {e:#}", $name)),
-                    Err(_) => failures.push(format!(
-                        "section {}: did not finish within {:?}",
-                        $name, cfg.section_limit
-                    )),
+            ($name:expr, $f:path) => {{
+                if wanted($name) {
+                    println!("==> section {} ({:.0?} so far)", $name, start.elapsed());
+                    let t = Instant::now();
+                    match tokio::time::timeout(cfg.section_limit, $f(&cfg, &mut report)).await {
+                        Ok(Ok(())) => println!("<== section {} done in {:.1?}", $name, t.elapsed()),
+                        Ok(Err(e)) => failures.push(format!("section {}: {e:#}", $name)),
+                        Err(_) => failures.push(format!(
+                            "section {}: did not finish within {:?}",
+                            $name, cfg.section_limit
+                        )),
+                    }
                 }
             }};
         }
-        section!("1 latency", latency);
-        section!("2 round trip", roundtrip);
-        section!("3 footprint", footprint);
-        section!("4 flood", flood);
-        section!("5 scale", scale);
-        section!("6 throughput", throughput);
+        section!("1 latency", latency::run);
+        section!("2 round trip", roundtrip::run);
+        section!("3 footprint", footprint::run);
+        section!("4 flood", flood::run);
+        section!("5 scale", scale::run);
+        section!("6 throughput", throughput::run);
+        section!("7 tui", terminal::tui);
+        section!("8 attach", terminal::attach);
     });
     drop(rt);
     for f in &failures {
@@ -233,7 +276,7 @@ pub fn run(args: &[String]) -> Result<()> {
     }
     machine.add("load average at end", machine::loadavg());
     report.print();
-    let md = report.markdown(&machine, command, start.elapsed().as_secs_f64());
+    let md = report.markdown(&machine, &command, start.elapsed().as_secs_f64());
     report.write(&out, &md)?;
     println!("\nwrote {}", out.display());
     if !failures.is_empty() {
