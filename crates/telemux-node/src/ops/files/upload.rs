@@ -122,7 +122,7 @@ async fn remember(record: &Path, part: &Path) -> std::io::Result<()> {
 /// Writes the chunk at its offset; the first creates the temporary file.
 async fn append(shared: &Shared, c: &WriteChunk, part: &Path) -> Result<(), OpError> {
     let (part_owned, offset, data) = (part.to_path_buf(), c.offset, c.data.clone());
-    let r = tokio::task::spawn_blocking(move || -> std::io::Result<Result<(), String>> {
+    let r = tokio::task::spawn_blocking(move || -> std::io::Result<Option<u64>> {
         let mut f = if offset == 0 {
             std::fs::OpenOptions::new()
                 .write(true)
@@ -133,14 +133,13 @@ async fn append(shared: &Shared, c: &WriteChunk, part: &Path) -> Result<(), OpEr
             std::fs::OpenOptions::new().write(true).open(&part_owned)?
         };
         let have = f.metadata()?.len();
+        // Out of order: the bytes the file has, for the message.
         if have != offset {
-            return Ok(Err(format!(
-                "chunk at offset {offset} does not follow the {have} bytes received"
-            )));
+            return Ok(Some(have));
         }
         f.seek(SeekFrom::Start(offset))?;
         f.write_all(&data)?;
-        Ok(Ok(()))
+        Ok(None)
     })
     .await
     .map_err(|e| {
@@ -150,8 +149,11 @@ async fn append(shared: &Shared, c: &WriteChunk, part: &Path) -> Result<(), OpEr
         )
     })?;
     match r {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(order)) => Err(bad(format!("upload of {}: {order}", c.path))),
+        Ok(None) => Ok(()),
+        Ok(Some(have)) => Err(bad(format!(
+            "upload of {}: chunk at offset {} does not follow the {have} bytes received",
+            c.path, c.offset
+        ))),
         Err(e) if e.kind() == ErrorKind::NotFound && c.offset > 0 => Err(bad(format!(
             "upload {} of {} is not in progress (abandoned, or its first chunk was not received)",
             c.upload_id, c.path
