@@ -48,6 +48,8 @@ TOOLS = {
     "wait_for",
     "kill_session",
     "screenshot",
+    "read_file",
+    "write_file",
 }
 
 

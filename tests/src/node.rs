@@ -110,6 +110,11 @@ impl NodeProcess {
         &self.options.computer
     }
 
+    /// The node's HOME (its default `files.roots`), kept across restarts.
+    pub fn home(&self) -> &std::path::Path {
+        self.home.path()
+    }
+
     /// The options it runs with.
     pub fn options(&self) -> &NodeOptions {
         &self.options

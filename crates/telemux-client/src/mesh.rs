@@ -87,6 +87,18 @@ pub enum MeshError {
     /// Redis is unreachable, full or misbehaving.
     #[error(transparent)]
     Bus(#[from] telemux_bus::BusError),
+    /// A local file could not be read or written (`cp`).
+    #[error("{what}: {source}")]
+    Local {
+        /// What was attempted, naming the file.
+        what: String,
+        /// What the file system said (shared: `MeshError` is `Clone`).
+        source: std::sync::Arc<std::io::Error>,
+    },
+    /// A copied file's sha256 did not match at both ends, or it changed
+    /// while copied (the text says which); nothing was put in place.
+    #[error("{0}")]
+    Integrity(String),
     /// The session's screen could not be drawn as a picture (shared, because
     /// the renderer's error is not `Clone` and this one is).
     #[error("cannot draw the screenshot: {0}")]
@@ -105,7 +117,14 @@ impl MeshError {
             | MeshError::NotFound(_)
             | MeshError::Request(RequestError::UnknownComputer { .. }) => 2,
             MeshError::Remote {
-                code: Some(ErrorCode::BadInput | ErrorCode::Exists | ErrorCode::NoSuchSession),
+                code:
+                    Some(
+                        ErrorCode::BadInput
+                        | ErrorCode::Exists
+                        | ErrorCode::NoSuchSession
+                        | ErrorCode::NoSuchFile
+                        | ErrorCode::TooLarge,
+                    ),
                 ..
             } => 2,
             _ => 1,

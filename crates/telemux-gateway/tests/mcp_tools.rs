@@ -9,7 +9,7 @@ use std::time::Duration;
 use mcp_support::{call, err, ok, text, TestMesh};
 use serde_json::json;
 
-const TOOLS: [&str; 12] = [
+const TOOLS: [&str; 14] = [
     "list_computers",
     "list_sessions",
     "list_projects",
@@ -22,6 +22,8 @@ const TOOLS: [&str; 12] = [
     "kill_session",
     "answer_prompt",
     "screenshot",
+    "read_file",
+    "write_file",
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

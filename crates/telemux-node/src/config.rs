@@ -63,6 +63,35 @@ pub struct NodeConfig {
     pub agent_suspend_after: Option<Duration>,
     /// Named directories, usable wherever a session's directory is asked for.
     pub projects: Vec<Project>,
+    /// What the file ops may touch (`[files]`).
+    pub files: FilesConfig,
+}
+
+/// The `[files]` settings: which directories `cp`/`read_file`/`write_file`
+/// may read and write on this computer, and how large a file may be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FilesConfig {
+    /// Directories served (`~` expanded); a path must resolve, symlinks
+    /// followed, inside one of them. Empty: no file is served.
+    pub roots: Vec<PathBuf>,
+    /// Largest file read or written, in bytes.
+    pub max_bytes: u64,
+}
+
+/// Default `files.max_bytes`: 50 MiB.
+pub const DEFAULT_FILES_MAX_BYTES: u64 = 50 * 1024 * 1024;
+
+impl Default for FilesConfig {
+    /// The home directory, up to [`DEFAULT_FILES_MAX_BYTES`].
+    fn default() -> Self {
+        FilesConfig {
+            roots: std::env::var_os("HOME")
+                .map(PathBuf::from)
+                .into_iter()
+                .collect(),
+            max_bytes: DEFAULT_FILES_MAX_BYTES,
+        }
+    }
 }
 
 impl NodeConfig {
@@ -86,6 +115,7 @@ impl NodeConfig {
             agents: builtin_agents(),
             agent_suspend_after: None,
             projects: Vec::new(),
+            files: FilesConfig::default(),
         }
     }
 }

@@ -156,6 +156,10 @@ impl Node {
         shared
             .tracker
             .spawn(heartbeat::run(shared.clone(), cancel.clone()));
+        shared.tracker.spawn(crate::ops::files::upload::sweeper(
+            shared.clone(),
+            cancel.clone(),
+        ));
         let mut wakes = Waker::spawn(tmux.clone(), cancel.clone());
         {
             let shared = shared.clone();

@@ -25,6 +25,6 @@ mod sizes;
 mod state;
 
 pub use agent::{AgentProfile, AgentSpec};
-pub use config::{NodeConfig, END_GRACE, MIN_OUTBOX_RECORDS};
+pub use config::{FilesConfig, NodeConfig, DEFAULT_FILES_MAX_BYTES, END_GRACE, MIN_OUTBOX_RECORDS};
 pub use daemon::{host_name, Node};
 pub use error::NodeError;

@@ -6,6 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::files::{FileChunk, FileStat, FileWritten, WriteChunk};
 use crate::{AgentPrompt, ComputerName, Message, Snapshot, Turn, Usage};
 
 /// What a node says about itself in the registry (and heartbeats).
@@ -257,6 +258,16 @@ pub enum Op {
         #[serde(default, with = "serde_bytes", skip_serializing_if = "Option::is_none")]
         stdin: Option<Vec<u8>>,
     },
+    /// What `path` is (size, modification time, directory or not), with its
+    /// sha256 when `sha256` is set. Paths outside the node's `files.roots`
+    /// are refused (`bad_input`).
+    FileStat { path: String, sha256: bool },
+    /// Up to `len` bytes (at most [`crate::files::MAX_FILE_CHUNK_BYTES`]) of
+    /// the file `path` from `offset`.
+    ReadFile { path: String, offset: u64, len: u32 },
+    /// One chunk of an upload, assembled in a temporary file beside the
+    /// target and renamed into place after the last one verified.
+    WriteFile(WriteChunk),
 }
 
 /// Why a request failed, so clients can choose exit codes and wording.
@@ -274,6 +285,13 @@ pub enum ErrorCode {
     /// An answer to an agent's question that is no longer shown (answered
     /// already, or replaced by another question).
     Stale,
+    /// No such file or directory (file ops).
+    NoSuchFile,
+    /// A file is larger than the node's `files.max_bytes`.
+    TooLarge,
+    /// An upload's sha256 did not match what the node assembled (nothing
+    /// was written in place).
+    Checksum,
     /// Something else failed on the node.
     Internal,
 }
@@ -316,6 +334,12 @@ pub enum ReplyBody {
         label: String,
         question: String,
     },
+    /// Answer to `FileStat`.
+    FileStat(FileStat),
+    /// Answer to `ReadFile`.
+    FileChunk(FileChunk),
+    /// Answer to `WriteFile`.
+    FileWritten(FileWritten),
     /// Failure with a user-facing message.
     Error { code: ErrorCode, message: String },
 }

@@ -171,6 +171,16 @@ pub enum Command {
         #[arg(long, short, value_name = "FILE.png", allow_hyphen_values = true)]
         output: Option<String>,
     },
+    /// Copy a file: [COMPUTER:]SRC [COMPUTER:]DST (a local path with ':' is ./a:b).
+    Cp {
+        /// Source: COMPUTER:PATH or a local path.
+        src: String,
+        /// Destination (a directory keeps the source's name).
+        dst: String,
+        /// Bytes per request (tests slow copies down with it).
+        #[arg(long, hide = true)]
+        chunk_bytes: Option<usize>,
+    },
     /// Kill a session.
     Kill {
         /// computer/session.

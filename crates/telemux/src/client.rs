@@ -1,5 +1,5 @@
 //! Client commands (`computers`, `sessions`, `new`, `send`, `keys`, `read`,
-//! `tail`, `run`, `kill`; `screenshot` is in `screenshot.rs`): thin wrappers over [`telemux_client::Mesh`], printing records through
+//! `tail`, `run`, `kill`; `screenshot` is in `screenshot.rs`, `cp` in `cp.rs`): thin wrappers over [`telemux_client::Mesh`], printing records through
 //! its one record view ([`telemux_client::view`]).
 
 use std::time::Duration;
@@ -166,6 +166,11 @@ async fn execute(mesh: &Mesh, cmd: Command, json: bool, cfg: &Config) -> Result<
             session,
             detach_key,
         } => return crate::terminal::attach(mesh, cfg, &session, detach_key.as_deref()).await,
+        Command::Cp {
+            src,
+            dst,
+            chunk_bytes,
+        } => return crate::cp::run(mesh, &src, &dst, chunk_bytes, json).await,
         Command::Screenshot { session, output } => {
             return crate::screenshot::run(mesh, &session, output.as_deref(), json).await
         }

@@ -45,6 +45,27 @@ pub struct Config {
     pub projects: BTreeMap<String, String>,
     /// `telemux tui` and `telemux attach`.
     pub tui: TuiSection,
+    /// What `cp`, `read_file` and `write_file` may touch on this computer.
+    pub files: FilesSection,
+}
+
+/// `[files]`: the directories this computer's node serves to file ops.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FilesSection {
+    /// Directories files may be read from and written to (`~` allowed);
+    /// default: the home directory; empty: none.
+    pub roots: Vec<String>,
+    /// Largest file read or written, in bytes (default 50 MiB).
+    pub max_bytes: u64,
+}
+impl Default for FilesSection {
+    fn default() -> Self {
+        FilesSection {
+            roots: vec!["~".into()],
+            max_bytes: telemux_node::DEFAULT_FILES_MAX_BYTES,
+        }
+    }
 }
 
 /// `[tui]`

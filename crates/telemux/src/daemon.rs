@@ -70,6 +70,8 @@ fn node_config(cfg: &Config) -> anyhow::Result<NodeConfig> {
         let profile = telemux_node::AgentProfile::compile(name, spec.clone().over(base))?;
         n.agents.insert(name.clone(), std::sync::Arc::new(profile));
     }
+    n.files.max_bytes = cfg.files.max_bytes;
+    n.files.roots = cfg.files.roots.iter().map(|r| expand_home(r)).collect();
     n.projects = Vec::new();
     for (name, dir) in &cfg.projects {
         telemux_proto::SessionName::new(name)
@@ -80,6 +82,16 @@ fn node_config(cfg: &Config) -> anyhow::Result<NodeConfig> {
         });
     }
     Ok(n)
+}
+
+/// `~` and `~/x` in a configured path, from HOME.
+fn expand_home(path: &str) -> std::path::PathBuf {
+    let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+    match (path, home) {
+        ("~", Some(h)) => h,
+        (p, Some(h)) if p.starts_with("~/") => h.join(&p[2..]),
+        (p, _) => p.into(),
+    }
 }
 
 async fn run_node(cfg: &Config, url: &str, token: CancellationToken) -> i32 {

@@ -5,6 +5,7 @@
 mod cli;
 mod client;
 mod config;
+mod cp;
 mod daemon;
 mod doctor;
 mod gateway;

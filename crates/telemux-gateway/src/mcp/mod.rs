@@ -4,6 +4,7 @@
 //! * [`tools`] — the tools (the nine of DESIGN.md §9, plus `list_projects`) and their results.
 //! * [`agent_tools`] — `answer_prompt`, and the agent parts of other results.
 //! * [`shot_tool`] — `screenshot`: a session's screen as a PNG image.
+//! * [`file_tools`] — `read_file`, `write_file`: files within a computer's `files.roots`.
 //! * [`params`] — their JSON-Schema inputs and structured outputs.
 //! * [`output`] — bounding long output (head + tail) for a model.
 //! * [`page`] — `since` cursors and exact paging through new output.
@@ -16,6 +17,7 @@
 
 pub mod agent;
 pub mod agent_tools;
+pub mod file_tools;
 pub mod http;
 pub mod output;
 pub mod page;
@@ -101,6 +103,7 @@ Typical flows:
 - Ctrl-C, arrows, Escape: send_keys(session, [\"C-c\"]). Text always goes through send_text.
 - wait_for until: `exit` (the typed command finished, with its exit code), `idle` (no output for a quiet period), `text:<regex>` (a new output line matches). It reports which happened, or `timeout`.
 - See a full-screen program (editor, TUI, progress bars) as the user does: screenshot(session) returns a PNG of the screen.
+- Files: read_file(computer, path) and write_file(computer, path, content) reach files inside that computer's files.roots (default its home directory).
 - Clean up sessions you started with kill_session when done.
 
 AI coding agents (Claude Code, Codex, Gemini) and projects:
@@ -126,7 +129,10 @@ impl McpServer {
             mesh,
             settings,
             marks: InputMarks::default(),
-            tool_router: Self::tool_router() + Self::answer_router() + Self::screenshot_router(),
+            tool_router: Self::tool_router()
+                + Self::answer_router()
+                + Self::screenshot_router()
+                + Self::files_router(),
         }
     }
 

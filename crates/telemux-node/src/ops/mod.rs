@@ -9,6 +9,7 @@ mod agent_launch;
 mod answer;
 mod attach;
 mod create;
+pub(crate) mod files;
 mod input;
 mod kill;
 mod list;
@@ -77,5 +78,8 @@ pub(crate) async fn execute(shared: &Arc<Shared>, op: Op) -> Result<ReplyBody, O
             choice,
             prompt_id,
         } => answer::answer_op(shared, &session, choice, prompt_id).await,
+        Op::FileStat { path, sha256 } => files::stat(shared, &path, sha256).await,
+        Op::ReadFile { path, offset, len } => files::read(shared, &path, offset, len).await,
+        Op::WriteFile(chunk) => files::upload::write(shared, chunk).await,
     }
 }
