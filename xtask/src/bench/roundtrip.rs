@@ -112,7 +112,7 @@ pub async fn run(cfg: &Config, report: &mut Report) -> Result<()> {
     .await?;
     report.summary(
         S,
-        "send_text + Enter, library (includes node.enter_delay 30 ms)",
+        "send_text + Enter, library (shells get no enter delay; node.enter_delay_ms 0)",
         summarize(&send_enter),
         ms,
         "",
