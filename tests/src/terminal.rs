@@ -21,9 +21,9 @@ impl UserTerminal {
     /// screen can still be read.
     pub fn start(cli: &Cli, args: &[&str], cols: u16, rows: u16) -> UserTerminal {
         let tmux = TmuxServer::new();
-        // The pause keeps the pane's terminal open after the command: tmux
-        // drops what a process wrote just before it died if it notices the
-        // death first, and the last words (attach's "detached …") matter.
+        // The pause keeps the pane open after the command with its last
+        // words (attach's "detached …") on screen, where [`Self::ended`]
+        // finds them.
         let line = format!("{}; sleep 1", cli.pane_command(args));
         let (w, h) = (cols.to_string(), rows.to_string());
         tmux.run(&["new-session", "-d", "-s", "term", "-x", &w, "-y", &h, &line])
@@ -68,11 +68,19 @@ impl UserTerminal {
             .unwrap();
     }
 
-    /// Whether the command in the pane has ended.
+    /// Whether the command in the pane has ended: the pause after it runs
+    /// (its last words are still on screen then; once the pane is dead,
+    /// tmux 3.3a shows only "Pane is dead"), or the pane is dead.
     pub fn ended(&self) -> bool {
         self.tmux
-            .run(&["display", "-p", "-t", PANE, "#{pane_dead}"])
-            .map(|o| o.trim() == "1")
+            .run(&[
+                "display",
+                "-p",
+                "-t",
+                PANE,
+                "#{pane_dead} #{pane_current_command}",
+            ])
+            .map(|o| o.trim() == "1" || o.trim().starts_with('1') || o.trim().ends_with(" sleep"))
             .unwrap_or(true)
     }
 

@@ -122,6 +122,7 @@ impl Node {
             telemux_tmux::shell::prepare(&self.cfg.state_dir.join("shell"), &shell_path).await?;
 
         let cancel = shutdown.child_token();
+        let (events_tx, events_rx) = tokio::sync::mpsc::channel(crate::events::QUEUE);
         let shared = Arc::new(Shared {
             cfg: self.cfg,
             bus: self.bus,
@@ -138,6 +139,7 @@ impl Node {
             server_lost: Notify::new(),
             login_path: Default::default(),
             sizes: Default::default(),
+            events: events_tx,
         });
         server::remember(&shared).await;
         tracing::info!(computer = %computer, socket = %shared.cfg.tmux_socket, "node starting");
@@ -148,7 +150,7 @@ impl Node {
             tracing::warn!(computer = %computer, error = %e, "first heartbeat failed; will retry");
         }
         shared
-            .mesh_event(MeshEvent::ComputerOnline {
+            .publish_event_now(MeshEvent::ComputerOnline {
                 computer: computer.to_string(),
             })
             .await;
@@ -156,6 +158,11 @@ impl Node {
         shared
             .tracker
             .spawn(heartbeat::run(shared.clone(), cancel.clone()));
+        shared.tracker.spawn(crate::events::run(
+            shared.clone(),
+            events_rx,
+            cancel.clone(),
+        ));
         shared.tracker.spawn(crate::ops::files::upload::sweeper(
             shared.clone(),
             cancel.clone(),
@@ -191,7 +198,7 @@ impl Node {
             tracing::warn!(computer = %computer, error = %e, "could not deregister");
         }
         shared
-            .mesh_event(MeshEvent::ComputerOffline {
+            .publish_event_now(MeshEvent::ComputerOffline {
                 computer: computer.to_string(),
             })
             .await;

@@ -12,6 +12,7 @@ pub mod agent;
 pub mod config;
 mod daemon;
 pub mod error;
+mod events;
 mod heartbeat;
 mod inbox;
 mod ops;

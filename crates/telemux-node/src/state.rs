@@ -207,6 +207,8 @@ pub(crate) struct Shared {
     pub login_path: crate::agent::locate::LoginPath,
     /// Window sizes claimed by attached terminals (`Op::Resize`).
     pub sizes: Mutex<crate::sizes::SizeClaims>,
+    /// Mesh events for the publisher task ([`crate::events`]).
+    pub events: tokio::sync::mpsc::Sender<MeshEvent>,
 }
 
 impl Shared {
@@ -225,8 +227,16 @@ impl Shared {
         self.server_lost.notify_one();
     }
 
-    /// Publishes a mesh event, logging (not failing) when Redis is away.
-    pub async fn mesh_event(&self, ev: MeshEvent) {
+    /// Queues a mesh event for the node's publisher ([`crate::events`])
+    /// without waiting; a full queue drops it (logged).
+    pub fn mesh_event(&self, ev: MeshEvent) {
+        if let Err(e) = self.events.try_send(ev) {
+            tracing::warn!(computer = %self.cfg.computer, error = %e, "mesh event dropped: the queue for Redis is full");
+        }
+    }
+
+    /// Publishes a mesh event now, logging (not failing) when Redis is away.
+    pub async fn publish_event_now(&self, ev: MeshEvent) {
         match Envelope::seal(self.cfg.computer.as_str(), &ev) {
             Ok(env) => {
                 if let Err(e) = self.bus.publish_event(&env).await {

@@ -538,13 +538,11 @@ impl AgentWatch {
         );
         self.changes.send_replace(state);
         p.flush().await;
-        p.shared
-            .mesh_event(MeshEvent::AgentState {
-                computer: p.shared.cfg.computer.to_string(),
-                session: p.name.to_string(),
-                state,
-                since_ms: self.last_change_ms,
-            })
-            .await;
+        p.shared.mesh_event(MeshEvent::AgentState {
+            computer: p.shared.cfg.computer.to_string(),
+            session: p.name.to_string(),
+            state,
+            since_ms: self.last_change_ms,
+        });
     }
 }

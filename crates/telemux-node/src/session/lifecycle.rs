@@ -159,13 +159,11 @@ impl Lifecycle {
                     }
                     p.flush().await;
                     for exit_code in finished {
-                        p.shared
-                            .mesh_event(MeshEvent::CommandFinished {
-                                computer: computer.to_string(),
-                                session: p.name.to_string(),
-                                exit_code,
-                            })
-                            .await;
+                        p.shared.mesh_event(MeshEvent::CommandFinished {
+                            computer: computer.to_string(),
+                            session: p.name.to_string(),
+                            exit_code,
+                        });
                     }
                 }
                 Err(e) => {
@@ -186,13 +184,11 @@ impl Lifecycle {
             tracing::info!(computer = %computer, session = %p.name, status, "session exited");
             let then_kill = self.run_deadline.is_some() || self.phase.timed_out();
             self.emit_exit(p, status, signal, then_kill, release);
-            p.shared
-                .mesh_event(MeshEvent::SessionExited {
-                    computer: computer.to_string(),
-                    session: p.name.to_string(),
-                    exit_status: status,
-                })
-                .await;
+            p.shared.mesh_event(MeshEvent::SessionExited {
+                computer: computer.to_string(),
+                session: p.name.to_string(),
+                exit_status: status,
+            });
         }
         p.flush().await;
     }
@@ -239,12 +235,10 @@ impl Lifecycle {
             None,
         );
         p.flush().await;
-        p.shared
-            .mesh_event(MeshEvent::SessionClosed {
-                computer: computer.to_string(),
-                session: p.name.to_string(),
-            })
-            .await;
+        p.shared.mesh_event(MeshEvent::SessionClosed {
+            computer: computer.to_string(),
+            session: p.name.to_string(),
+        });
         p.shared
             .sizes
             .lock()

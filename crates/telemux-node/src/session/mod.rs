@@ -184,12 +184,10 @@ pub(crate) async fn start(
         );
     }
     if origin == Origin::Created || last.is_none() {
-        shared
-            .mesh_event(MeshEvent::SessionCreated {
-                computer: computer.to_string(),
-                session: name.to_string(),
-            })
-            .await;
+        shared.mesh_event(MeshEvent::SessionCreated {
+            computer: computer.to_string(),
+            session: name.to_string(),
+        });
     }
     tracing::info!(computer = %computer, session = %name, ?origin, seq, "watching session");
     // After the handle is in the table: a predecessor of this name that is
