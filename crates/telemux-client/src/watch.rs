@@ -98,8 +98,12 @@ impl MeshWatch {
                 }
             }
         };
-        readers.spawn(follow_events(events, reads_tx.clone(), cancel.clone()));
-        readers.spawn(follow_presence(presence, reads_tx, cancel.clone()));
+        readers.spawn(follow(
+            Stream::Events(events),
+            reads_tx.clone(),
+            cancel.clone(),
+        ));
+        readers.spawn(follow(Stream::Presence(presence), reads_tx, cancel.clone()));
         let mut away = !self.resync(&tx).await;
         loop {
             let read = tokio::select! {
@@ -236,45 +240,47 @@ async fn backoff(cancel: &CancellationToken, delay: &mut Duration) {
     *delay = (*delay * 2).min(MAX_BACKOFF);
 }
 
-async fn follow_events(mut r: EventReader, tx: mpsc::Sender<Read>, cancel: CancellationToken) {
-    let mut delay = Duration::from_millis(100);
-    while !cancel.is_cancelled() {
-        let read = tokio::select! {
-            _ = cancel.cancelled() => return,
-            b = r.next_batch(Some(BLOCK), 256) => b,
-        };
-        let msg = match read {
-            Ok(b) if b.entries.is_empty() && b.gap.is_none() => continue,
-            Ok(b) => {
-                delay = Duration::from_millis(100);
-                let evs = b.entries.into_iter().filter_map(|(_, e)| e.ok()).collect();
-                Read::Events(evs, b.gap.is_some())
+/// One of the two streams a watch follows.
+enum Stream {
+    Events(EventReader),
+    Presence(PresenceReader),
+}
+
+impl Stream {
+    /// The next batch (`None`: nothing new within [`BLOCK`]).
+    async fn read(&mut self) -> Result<Option<Read>, telemux_bus::BusError> {
+        Ok(match self {
+            Stream::Events(r) => {
+                let b = r.next_batch(Some(BLOCK), 256).await?;
+                (!b.entries.is_empty() || b.gap.is_some()).then(|| {
+                    let evs = b.entries.into_iter().filter_map(|(_, e)| e.ok()).collect();
+                    Read::Events(evs, b.gap.is_some())
+                })
             }
-            Err(e) => Read::Failed(e.to_string()),
-        };
-        let failed = matches!(msg, Read::Failed(_));
-        if tx.send(msg).await.is_err() {
-            return;
-        }
-        if failed {
-            backoff(&cancel, &mut delay).await;
-        }
+            Stream::Presence(r) => {
+                let b = r.next_batch(Some(BLOCK), 256).await?;
+                (!b.beats.is_empty() || b.gap.is_some()).then(|| {
+                    let beats = b.beats.into_iter().filter_map(Result::ok).collect();
+                    Read::Beats(beats, b.gap.is_some())
+                })
+            }
+        })
     }
 }
 
-async fn follow_presence(mut r: PresenceReader, tx: mpsc::Sender<Read>, cancel: CancellationToken) {
+/// Forwards `stream`'s batches (and its failures, backing off) until `cancel`.
+async fn follow(mut stream: Stream, tx: mpsc::Sender<Read>, cancel: CancellationToken) {
     let mut delay = Duration::from_millis(100);
     while !cancel.is_cancelled() {
         let read = tokio::select! {
             _ = cancel.cancelled() => return,
-            b = r.next_batch(Some(BLOCK), 256) => b,
+            b = stream.read() => b,
         };
         let msg = match read {
-            Ok(b) if b.beats.is_empty() && b.gap.is_none() => continue,
-            Ok(b) => {
+            Ok(None) => continue,
+            Ok(Some(m)) => {
                 delay = Duration::from_millis(100);
-                let beats = b.beats.into_iter().filter_map(Result::ok).collect();
-                Read::Beats(beats, b.gap.is_some())
+                m
             }
             Err(e) => Read::Failed(e.to_string()),
         };

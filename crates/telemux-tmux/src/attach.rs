@@ -2,7 +2,7 @@
 //! the screen with cursor and modes, and the window's size while a remote
 //! terminal is attached.
 
-use telemux_proto::SessionName;
+use telemux_proto::{SessionName, Snapshot};
 
 use crate::command::{literal_arg, target};
 use crate::{Result, Tmux, TmuxError};
@@ -10,27 +10,6 @@ use crate::{Result, Tmux, TmuxError};
 /// Bytes typed per tmux call: each ASCII byte is one `send-keys -H` argument,
 /// and tmux refuses over-long command lines.
 const BYTES_PER_CALL: usize = 1024;
-
-/// A pane's screen with what a terminal needs to show it the same way.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PaneScreen {
-    /// The visible screen (`capture-pane -e`: rows joined by `\n`, SGR kept).
-    pub screen: String,
-    /// The normal screen under a full-screen program, when `alternate`.
-    pub saved: Option<String>,
-    /// Width in cells.
-    pub width: u16,
-    /// Height in cells.
-    pub height: u16,
-    /// Cursor column.
-    pub cursor_x: u16,
-    /// Cursor row.
-    pub cursor_y: u16,
-    /// Whether the cursor is shown.
-    pub cursor_visible: bool,
-    /// Whether the alternate screen is on.
-    pub alternate: bool,
-}
 
 /// The tmux commands that type `bytes`: ASCII (control characters and
 /// escape sequences included) as `send-keys -H`, one hex key per byte, so
@@ -110,8 +89,9 @@ impl Tmux {
         Ok(())
     }
 
-    /// The pane's screen, cursor, size and modes.
-    pub async fn pane_screen(&self, s: &SessionName) -> Result<PaneScreen> {
+    /// The pane's screen, cursor, size and modes; `cursor` (the output
+    /// stream position, which tmux does not know) is left empty.
+    pub async fn pane_screen(&self, s: &SessionName) -> Result<Snapshot> {
         let t = target(s);
         let fmt =
             "#{cursor_x} #{cursor_y} #{pane_width} #{pane_height} #{cursor_flag} #{alternate_on}";
@@ -152,7 +132,7 @@ impl Tmux {
         } else {
             None
         };
-        Ok(PaneScreen {
+        Ok(Snapshot {
             screen: screen.strip_suffix('\n').unwrap_or(screen).to_string(),
             saved: saved.map(|u| u.strip_suffix('\n').unwrap_or(&u).to_string()),
             width,
@@ -161,6 +141,7 @@ impl Tmux {
             cursor_y,
             cursor_visible,
             alternate,
+            cursor: String::new(),
         })
     }
 

@@ -29,7 +29,6 @@ pub mod shell;
 pub mod waker;
 pub mod wrapper;
 
-pub use attach::PaneScreen;
 pub use command::{tmux_version, NewSession, Tmux, WAKE_CHANNEL};
 pub use control::{Batch, ControlClient, PENDING_CAP};
 pub use error::{Result, TmuxError};

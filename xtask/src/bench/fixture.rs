@@ -133,6 +133,26 @@ impl Fixture {
             .with_context(|| format!("no tmux server for {name} yet"))
     }
 
+    /// Creates `per` shell sessions `s00`.. on every node, the nodes in parallel.
+    pub async fn populate(&self, names: &[String], per: usize) -> Result<()> {
+        let mut set = tokio::task::JoinSet::new();
+        for n in names {
+            let (mesh, n) = (self.mesh.clone(), n.clone());
+            set.spawn(async move {
+                for j in 0..per {
+                    mesh.new_session(&format!("{n}/s{j:02}"), None, None, None, false)
+                        .await
+                        .map_err(|e| anyhow!("creating {n}/s{j:02}: {e}"))?;
+                }
+                anyhow::Ok(())
+            });
+        }
+        while let Some(r) = set.join_next().await {
+            r??;
+        }
+        Ok(())
+    }
+
     /// `tmux -L <socket of node name>` ready for arguments.
     pub fn tmux_cmd(&self, name: &str) -> Result<tokio::process::Command> {
         Ok(tmux_cmd(self.tmux[self.idx(name)?].name()))

@@ -39,21 +39,7 @@ pub async fn run(cfg: &Config, report: &mut Report) -> Result<()> {
     let online_s = t.elapsed().as_secs_f64();
 
     let t = Instant::now();
-    let mut set = tokio::task::JoinSet::new();
-    for n in &names {
-        let (mesh, n, per) = (f.mesh.clone(), n.clone(), cfg.scale_sessions);
-        set.spawn(async move {
-            for j in 0..per {
-                mesh.new_session(&format!("{n}/s{j:02}"), None, None, None, false)
-                    .await
-                    .map_err(|e| anyhow!("creating {n}/s{j:02}: {e}"))?;
-            }
-            anyhow::Ok(())
-        });
-    }
-    while let Some(r) = set.join_next().await {
-        r??;
-    }
+    f.populate(&names, cfg.scale_sessions).await?;
     let create_s = t.elapsed().as_secs_f64();
     let total = cfg.scale_nodes * cfg.scale_sessions;
     tokio::time::sleep(cfg.settle).await;

@@ -103,33 +103,13 @@ fn until_screen(
     }
 }
 
-/// Creates `per` shell sessions `s00`.. on every node, the nodes in parallel.
-async fn populate(f: &Fixture, names: &[String], per: usize) -> Result<()> {
-    let mut set = tokio::task::JoinSet::new();
-    for n in names {
-        let (mesh, n) = (f.mesh.clone(), n.clone());
-        set.spawn(async move {
-            for j in 0..per {
-                mesh.new_session(&format!("{n}/s{j:02}"), None, None, None, false)
-                    .await
-                    .map_err(|e| anyhow!("creating {n}/s{j:02}: {e}"))?;
-            }
-            anyhow::Ok(())
-        });
-    }
-    while let Some(r) = set.join_next().await {
-        r??;
-    }
-    Ok(())
-}
-
 /// Section 7: the dashboard's first full frame and its change latency.
 pub async fn tui(cfg: &Config, report: &mut Report) -> Result<()> {
     let (n, m) = (cfg.tui_nodes, cfg.tui_sessions);
     let names: Vec<String> = (1..=n).map(|i| format!("T{i:02}")).collect();
     let f = Fixture::start(&names).await?;
     let t = Instant::now();
-    populate(&f, &names, m).await?;
+    f.populate(&names, m).await?;
     let create_s = t.elapsed().as_secs_f64();
     let listed = f.mesh.sessions(None).await.map_err(|e| anyhow!("{e}"))?;
     if listed.len() != n * m {

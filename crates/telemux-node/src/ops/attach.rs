@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use telemux_proto::{keys, limits, screen::MAX_ATTACH_CELLS, ErrorCode, ReplyBody, Snapshot};
+use telemux_proto::{keys, limits, screen::MAX_ATTACH_CELLS, ErrorCode, ReplyBody};
 
 use super::target::targeted;
 use crate::error::OpError;
@@ -24,18 +24,9 @@ pub(crate) async fn snapshot(shared: &Arc<Shared>, session: &str) -> Result<Repl
             .await
             .map_err(OpError::from)?
             .unwrap_or_else(|| "0-0".into());
-        let s = shared.tmux.pane_screen(&t.session).await?;
-        Ok(ReplyBody::Snapshot(Snapshot {
-            screen: s.screen,
-            saved: s.saved,
-            width: s.width,
-            height: s.height,
-            cursor_x: s.cursor_x,
-            cursor_y: s.cursor_y,
-            cursor_visible: s.cursor_visible,
-            alternate: s.alternate,
-            cursor,
-        }))
+        let mut snap = shared.tmux.pane_screen(&t.session).await?;
+        snap.cursor = cursor;
+        Ok(ReplyBody::Snapshot(snap))
     })
     .await
 }

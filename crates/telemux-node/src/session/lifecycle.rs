@@ -141,10 +141,11 @@ impl Lifecycle {
             out.drain(p, agent.as_deref_mut().map(|a| &mut a.look_at))
                 .await;
         }
+        let mut finished = Vec::new();
         if last_exit > self.exits_seen {
             match p.shared.tmux.exit_records(&p.name, self.exits_seen).await {
                 Ok(records) => {
-                    let finished: Vec<i32> = records.iter().map(|r| r.exit_code).collect();
+                    finished.extend(records.iter().map(|r| r.exit_code));
                     for r in records {
                         self.exits_seen = self.exits_seen.max(r.n);
                         tracing::debug!(computer = %computer, session = %p.name, n = r.n, code = r.exit_code, "command finished");
@@ -157,14 +158,6 @@ impl Lifecycle {
                             Some(r.n),
                         );
                     }
-                    p.flush().await;
-                    for exit_code in finished {
-                        p.shared.mesh_event(MeshEvent::CommandFinished {
-                            computer: computer.to_string(),
-                            session: p.name.to_string(),
-                            exit_code,
-                        });
-                    }
                 }
                 Err(e) => {
                     tracing::warn!(session = %p.name, error = %e, "reading exit records failed")
@@ -176,6 +169,7 @@ impl Lifecycle {
             (None, true) => Some((pane.exit_status().unwrap_or(-1), pane.dead_signal, None)),
             _ => None,
         };
+        let exited = exit.as_ref().map(|(status, ..)| *status);
         if let Some((status, signal, release)) = exit {
             self.phase = self.phase.exited();
             if let Some(a) = agent {
@@ -184,13 +178,23 @@ impl Lifecycle {
             tracing::info!(computer = %computer, session = %p.name, status, "session exited");
             let then_kill = self.run_deadline.is_some() || self.phase.timed_out();
             self.emit_exit(p, status, signal, then_kill, release);
+        }
+        p.flush().await;
+        // After the flush: the session's own records come first.
+        for exit_code in finished {
+            p.shared.mesh_event(MeshEvent::CommandFinished {
+                computer: computer.to_string(),
+                session: p.name.to_string(),
+                exit_code,
+            });
+        }
+        if let Some(status) = exited {
             p.shared.mesh_event(MeshEvent::SessionExited {
                 computer: computer.to_string(),
                 session: p.name.to_string(),
                 exit_status: status,
             });
         }
-        p.flush().await;
     }
 
     /// The session is gone: publishes its closure (after any output still

@@ -60,6 +60,17 @@ pub enum Action {
     Refresh,
 }
 
+/// Typing on a line: a character is added, Backspace takes the last away.
+fn edit(text: &mut String, key: KeyCode) {
+    match key {
+        KeyCode::Backspace => {
+            text.pop();
+        }
+        KeyCode::Char(c) => text.push(c),
+        _ => {}
+    }
+}
+
 /// Handles one key.
 pub fn on_key(model: &mut Model, mode: &mut Mode, key: KeyEvent) -> Action {
     if key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('c') {
@@ -82,11 +93,7 @@ pub fn on_key(model: &mut Model, mode: &mut Mode, key: KeyEvent) -> Action {
                     *mode = Mode::Normal;
                 }
                 KeyCode::Enter => *mode = Mode::Normal,
-                KeyCode::Backspace => {
-                    model.filter.pop();
-                }
-                KeyCode::Char(c) => model.filter.push(c),
-                _ => {}
+                other => edit(&mut model.filter, other),
             }
             model.move_sel(0);
             Action::None
@@ -106,15 +113,10 @@ pub fn on_key(model: &mut Model, mode: &mut Mode, key: KeyEvent) -> Action {
                     Action::None
                 }
             },
-            KeyCode::Backspace => {
-                text.pop();
+            other => {
+                edit(text, other);
                 Action::None
             }
-            KeyCode::Char(c) => {
-                text.push(c);
-                Action::None
-            }
-            _ => Action::None,
         },
         Mode::Keys(text) => match key.code {
             KeyCode::Esc => {
@@ -130,15 +132,10 @@ pub fn on_key(model: &mut Model, mode: &mut Mode, key: KeyEvent) -> Action {
                     _ => Action::None,
                 }
             }
-            KeyCode::Backspace => {
-                text.pop();
+            other => {
+                edit(text, other);
                 Action::None
             }
-            KeyCode::Char(c) => {
-                text.push(c);
-                Action::None
-            }
-            _ => Action::None,
         },
         Mode::New(fields, focus) => match key.code {
             KeyCode::Esc => {
@@ -153,12 +150,8 @@ pub fn on_key(model: &mut Model, mode: &mut Mode, key: KeyEvent) -> Action {
                 *focus = (*focus + NEW_FIELDS.len() - 1) % NEW_FIELDS.len();
                 Action::None
             }
-            KeyCode::Backspace => {
-                fields[*focus].pop();
-                Action::None
-            }
-            KeyCode::Char(c) => {
-                fields[*focus].push(c);
+            KeyCode::Backspace | KeyCode::Char(_) => {
+                edit(&mut fields[*focus], key.code);
                 Action::None
             }
             KeyCode::Enter => {
