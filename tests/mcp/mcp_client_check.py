@@ -50,6 +50,7 @@ TOOLS = {
     "screenshot",
     "read_file",
     "write_file",
+    "wait_for_event",
 }
 
 

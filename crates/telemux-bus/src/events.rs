@@ -36,6 +36,31 @@ impl Bus {
     }
 }
 
+/// One event as `telemux events` shows it: with its id (the cursor), the
+/// time and the sender of its envelope.
+#[derive(Debug, Clone)]
+pub struct EventRecord {
+    /// Stream id; reading on from it is `Cursor::After(id)`.
+    pub id: String,
+    /// The publishing node's clock, ms since the epoch.
+    pub ts_ms: u64,
+    /// The envelope's sender (the computer that published it).
+    pub from: String,
+    /// The event.
+    pub event: MeshEvent,
+}
+
+/// One read of the event stream with envelope details ([`EventReader::next_records`]).
+#[derive(Debug, Clone)]
+pub struct RecordBatch {
+    /// Events that decoded, in stream order.
+    pub records: Vec<EventRecord>,
+    /// Ids of entries that did not decode (a newer or foreign writer), with why.
+    pub undecodable: Vec<(String, ProtoError)>,
+    /// Set once when events after the cursor were trimmed before being read.
+    pub gap: Option<StreamGap>,
+}
+
 /// A follower of the global event stream, on its own connection.
 pub struct EventReader {
     inner: Follower,
@@ -69,6 +94,35 @@ impl EventReader {
                 .collect(),
             gap,
         })
+    }
+
+    /// Like [`EventReader::next_batch`], keeping each envelope's time and sender.
+    pub async fn next_records(
+        &mut self,
+        block: Option<Duration>,
+        count: usize,
+    ) -> Result<RecordBatch, BusError> {
+        let (entries, gap) = self.inner.next_batch(block, count).await?;
+        let mut out = RecordBatch {
+            records: Vec::with_capacity(entries.len()),
+            undecodable: Vec::new(),
+            gap,
+        };
+        for e in entries {
+            let opened = e
+                .decode()
+                .and_then(|env| env.open::<MeshEvent>().map(|ev| (env, ev)));
+            match opened {
+                Ok((env, event)) => out.records.push(EventRecord {
+                    id: e.id,
+                    ts_ms: env.ts_ms,
+                    from: env.from,
+                    event,
+                }),
+                Err(err) => out.undecodable.push((e.id, err)),
+            }
+        }
+        Ok(out)
     }
 
     /// The current position, usable later as `Cursor::After`.

@@ -33,7 +33,7 @@ pub mod tls;
 pub use commands::{CommandReader, DeadLetterEntry, Incoming};
 pub use connect::{redact_url, Bus, ConnectOptions};
 pub use error::{human_duration, BusError, RedisKind, RequestError};
-pub use events::{EventBatch, EventReader};
+pub use events::{EventBatch, EventReader, EventRecord, RecordBatch};
 pub use follow::{Cursor, StreamGap};
 pub use output::{OutputBatch, OutputEntries, OutputIds, OutputReader};
 pub use presence::{PresenceBatch, PresenceReader};

@@ -62,7 +62,7 @@ async fn handle(
         }
     } else {
         tracing::debug!(computer = %computer, op = ?req.op, "executing");
-        match ops::execute(shared, req.op).await {
+        match ops::execute(shared, req.op, &env.from).await {
             Ok(body) => body,
             Err(e) => e.into_reply(),
         }

@@ -60,7 +60,7 @@ pub(crate) async fn reconcile(shared: &Arc<Shared>) {
             // Watched meanwhile, or being created or adopted by another path.
             continue;
         };
-        if let Err(e) = session::start(shared, name.clone(), Origin::Adopted, None).await {
+        if let Err(e) = session::start(shared, name.clone(), Origin::Adopted, None, "").await {
             tracing::warn!(computer = %shared.cfg.computer, session = %name, error = %e, "cannot watch session");
         }
     }

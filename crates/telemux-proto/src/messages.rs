@@ -1,5 +1,6 @@
 //! Message bodies: requests to nodes and their replies, per-session output
-//! records, and mesh-wide events. Each implements [`Message`] with its kind.
+//! records and dead letters (mesh-wide events are in [`crate::event`]). Each
+//! implements [`Message`] with its kind.
 //!
 //! Fields are encoded by name, so adding an optional field (`#[serde(default)]`)
 //! is a compatible change; removing or retyping one needs a version bump.
@@ -416,42 +417,6 @@ pub enum OutputEvent {
         to_seq: u64,
         reason: String,
     },
-}
-
-/// Mesh-wide presence and session lifecycle events (global event stream).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum MeshEvent {
-    /// A node started or came back.
-    ComputerOnline { computer: String },
-    /// A node stopped gracefully.
-    ComputerOffline { computer: String },
-    /// A session appeared (created or adopted).
-    SessionCreated { computer: String, session: String },
-    /// A session's process exited.
-    SessionExited {
-        computer: String,
-        session: String,
-        exit_status: i32,
-    },
-    /// A session is gone from tmux.
-    SessionClosed { computer: String, session: String },
-    /// An agent session changed state (the detail is on the session's stream).
-    AgentState {
-        computer: String,
-        session: String,
-        state: AgentState,
-        since_ms: u64,
-    },
-    /// A command typed into a session's shell finished.
-    CommandFinished {
-        computer: String,
-        session: String,
-        exit_code: i32,
-    },
-}
-impl Message for MeshEvent {
-    const KIND: &'static str = "mesh_event";
 }
 
 /// What the bus writes to the dead-letter stream about a refused entry.

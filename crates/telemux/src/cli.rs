@@ -181,6 +181,27 @@ pub enum Command {
         #[arg(long, hide = true)]
         chunk_bytes: Option<usize>,
     },
+    /// Mesh events in order: presence, sessions, agent states, commands, input.
+    ///
+    /// Without --follow, prints the retained events (or those since --since)
+    /// and stops; with it, keeps printing new ones until interrupted.
+    Events {
+        /// Keep following new events (starting now unless --since says otherwise).
+        #[arg(long, short)]
+        follow: bool,
+        /// Start: `start`, `now`, a duration back (30s, 10m, 2h, 1d) or a cursor (`id` in --json).
+        #[arg(long)]
+        since: Option<String>,
+        /// Only events about this computer.
+        #[arg(long, allow_hyphen_values = true)]
+        computer: Option<String>,
+        /// Only events about this session (computer/session, or a bare session name).
+        #[arg(long, allow_hyphen_values = true)]
+        session: Option<String>,
+        /// Only these types, comma-separated (e.g. session_created,command_finished).
+        #[arg(long = "type", value_delimiter = ',')]
+        types: Vec<String>,
+    },
     /// Kill a session.
     Kill {
         /// computer/session.

@@ -55,6 +55,22 @@ pub async fn run(cfg: &Config, cmd: Command, json: bool) -> i32 {
 async fn execute(mesh: &Mesh, cmd: Command, json: bool, cfg: &Config) -> Result<i32, MeshError> {
     match cmd {
         Command::Status { computer } => return status(mesh, cfg, computer, json).await,
+        Command::Events {
+            follow,
+            since,
+            computer,
+            session,
+            types,
+        } => {
+            let args = crate::events::EventsArgs {
+                follow,
+                since,
+                computer,
+                session,
+                types,
+            };
+            return crate::events::events(mesh, args, json).await;
+        }
         Command::Computers => {
             print::computers(&mesh.computers().await?, json);
         }

@@ -8,6 +8,7 @@ mod config;
 mod cp;
 mod daemon;
 mod doctor;
+mod events;
 mod gateway;
 mod out;
 mod print;

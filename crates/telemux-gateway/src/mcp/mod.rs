@@ -4,6 +4,7 @@
 //! * [`tools`] — the tools (the nine of DESIGN.md §9, plus `list_projects`) and their results.
 //! * [`agent_tools`] — `answer_prompt`, and the agent parts of other results.
 //! * [`shot_tool`] — `screenshot`: a session's screen as a PNG image.
+//! * [`event_tool`] — `wait_for_event`: the mesh event bus as a long poll.
 //! * [`file_tools`] — `read_file`, `write_file`: files within a computer's `files.roots`.
 //! * [`params`] — their JSON-Schema inputs and structured outputs.
 //! * [`output`] — bounding long output (head + tail) for a model.
@@ -17,6 +18,7 @@
 
 pub mod agent;
 pub mod agent_tools;
+pub mod event_tool;
 pub mod file_tools;
 pub mod http;
 pub mod output;
@@ -132,7 +134,8 @@ impl McpServer {
             tool_router: Self::tool_router()
                 + Self::answer_router()
                 + Self::screenshot_router()
-                + Self::files_router(),
+                + Self::files_router()
+                + Self::events_router(),
         }
     }
 

@@ -98,6 +98,8 @@ pub(crate) struct Launch {
     pub run_timeout: Option<Duration>,
     /// An agent resumes its last conversation.
     pub resume: bool,
+    /// Who asked (the request's sender), for the `session_created` event.
+    pub by: String,
 }
 
 /// Creates a session (held on a placeholder until watched), then starts the
@@ -114,6 +116,7 @@ pub(crate) async fn create(
         stdin,
         run_timeout,
         resume,
+        by,
     } = launch;
     let mut agent_env = Vec::new();
     let mut resume_argv = None;
@@ -282,7 +285,8 @@ pub(crate) async fn create(
             shared.tmux.set_run_deadline(&name, deadline).await?;
         }
         let pane = shared.tmux.pane_status(&name).await?;
-        let cursor = session::start(shared, name.clone(), Origin::Created, run_timeout).await?;
+        let cursor =
+            session::start(shared, name.clone(), Origin::Created, run_timeout, &by).await?;
         shared.tmux.release_start(&pane.pane_id).await?;
         Ok::<_, OpError>(cursor)
     }

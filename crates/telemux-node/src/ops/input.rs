@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use telemux_proto::{limits, AgentState, ErrorCode, Key, ReplyBody, SessionName};
+use telemux_proto::{limits, AgentState, ErrorCode, Key, MeshEvent, ReplyBody, SessionName};
 use tokio::sync::watch;
 
 use super::target::{targeted, Target};
@@ -19,10 +19,33 @@ pub(crate) async fn send_text_op(
     session: &str,
     text: String,
     enter: bool,
+    by: &str,
 ) -> Result<ReplyBody, OpError> {
     limits::check("text", text.len(), limits::MAX_TEXT_BYTES)?;
     let text = &text;
-    targeted(shared, session, move |t| send_text(shared, t, text, enter)).await
+    targeted(shared, session, move |t| async move {
+        let name = t.session.clone();
+        let done = send_text(shared, t, text, enter).await?;
+        let keys = if enter {
+            vec!["Enter".to_string()]
+        } else {
+            Vec::new()
+        };
+        written(shared, &name, by, text.chars().count(), keys);
+        Ok(done)
+    })
+    .await
+}
+
+/// Publishes `input_written` for input typed into `session` on behalf of `by`.
+fn written(shared: &Shared, session: &SessionName, by: &str, chars: usize, keys: Vec<String>) {
+    shared.mesh_event(MeshEvent::InputWritten {
+        computer: shared.cfg.computer.to_string(),
+        session: session.to_string(),
+        by: by.to_string(),
+        chars: u32::try_from(chars).unwrap_or(u32::MAX),
+        keys,
+    });
 }
 
 /// `Op::SendKeys`: checks and parses the keys, then presses them.
@@ -30,6 +53,7 @@ pub(crate) async fn send_keys(
     shared: &Arc<Shared>,
     session: &str,
     keys: Vec<String>,
+    by: &str,
 ) -> Result<ReplyBody, OpError> {
     if keys.is_empty() {
         return Err(OpError::new(
@@ -50,13 +74,15 @@ pub(crate) async fn send_keys(
             ),
         ));
     }
-    let keys = &keys
+    let parsed = &keys
         .iter()
         .map(|k| Key::parse(k))
         .collect::<Result<Vec<_>, _>>()?;
+    let keys = &keys;
     targeted(shared, session, move |t| async move {
         let _typing = t.begin_input().await;
-        shared.tmux.send_keys(&t.session, keys).await?;
+        shared.tmux.send_keys(&t.session, parsed).await?;
+        written(shared, &t.session, by, 0, keys.clone());
         Ok(ReplyBody::Ok)
     })
     .await

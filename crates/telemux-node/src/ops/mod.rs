@@ -27,7 +27,10 @@ use crate::run_stdin::Stdin;
 use crate::state::Shared;
 
 /// Runs one operation and returns the reply payload.
-pub(crate) async fn execute(shared: &Arc<Shared>, op: Op) -> Result<ReplyBody, OpError> {
+///
+/// `by` is the requester (its envelope's `from`), named in the mesh events
+/// the operation causes.
+pub(crate) async fn execute(shared: &Arc<Shared>, op: Op, by: &str) -> Result<ReplyBody, OpError> {
     match op {
         Op::ListSessions => Ok(ReplyBody::Sessions(list::list(shared).await?)),
         Op::NewSession {
@@ -42,6 +45,7 @@ pub(crate) async fn execute(shared: &Arc<Shared>, op: Op) -> Result<ReplyBody, O
                 stdin: Stdin::Terminal,
                 run_timeout: None,
                 resume,
+                by: by.to_string(),
             };
             let (session, cursor) =
                 create::create(shared, name, cwd, command, agent, launch).await?;
@@ -52,13 +56,13 @@ pub(crate) async fn execute(shared: &Arc<Shared>, op: Op) -> Result<ReplyBody, O
             command,
             timeout_ms,
             stdin,
-        } => run::run(shared, cwd, command, timeout_ms, stdin).await,
+        } => run::run(shared, cwd, command, timeout_ms, stdin, by).await,
         Op::SendText {
             session,
             text,
             enter,
-        } => input::send_text_op(shared, &session, text, enter).await,
-        Op::SendKeys { session, keys } => input::send_keys(shared, &session, keys).await,
+        } => input::send_text_op(shared, &session, text, enter, by).await,
+        Op::SendKeys { session, keys } => input::send_keys(shared, &session, keys, by).await,
         Op::SendBytes { session, bytes } => attach::send_bytes(shared, &session, bytes).await,
         Op::Snapshot { session } => attach::snapshot(shared, &session).await,
         Op::Resize {
@@ -72,7 +76,7 @@ pub(crate) async fn execute(shared: &Arc<Shared>, op: Op) -> Result<ReplyBody, O
             raw,
             last_turn,
         } => read::read_op(shared, &session, lines, raw, last_turn).await,
-        Op::Kill { session } => kill::kill(shared, &session).await,
+        Op::Kill { session } => kill::kill(shared, &session, by).await,
         Op::Answer {
             session,
             choice,

@@ -20,6 +20,7 @@ pub(crate) async fn run(
     command: Vec<String>,
     timeout_ms: u64,
     stdin: Option<Vec<u8>>,
+    by: &str,
 ) -> Result<ReplyBody, OpError> {
     if command.is_empty() {
         return Err(OpError::new(
@@ -40,6 +41,7 @@ pub(crate) async fn run(
         stdin,
         run_timeout: Some(timeout),
         resume: false,
+        by: by.to_string(),
     };
     let (session, cursor) = create(shared, Some(name), cwd, Some(command), None, launch).await?;
     Ok(ReplyBody::Created { session, cursor })

@@ -138,6 +138,9 @@ pub(super) struct AgentWatch {
     /// the session's input generation when its idle began.
     pub suspend_at: Option<Instant>,
     idle_generation: u64,
+    /// The input generation the last `input_accepted` was for: working
+    /// again without new input (a hook's second event) accepts nothing.
+    accepted_generation: u64,
 }
 
 impl AgentWatch {
@@ -163,6 +166,7 @@ impl AgentWatch {
             last_change_ms: 0,
             suspend_at: None,
             idle_generation: 0,
+            accepted_generation: 0,
         }
     }
 
@@ -544,5 +548,21 @@ impl AgentWatch {
             state,
             since_ms: self.last_change_ms,
         });
+        if state == AgentState::Working {
+            let generation = p
+                .shared
+                .sessions
+                .with_handle(&p.name.key(), |h| {
+                    h.input.generation.load(std::sync::atomic::Ordering::SeqCst)
+                })
+                .unwrap_or(0);
+            if generation > self.accepted_generation {
+                self.accepted_generation = generation;
+                p.shared.mesh_event(MeshEvent::InputAccepted {
+                    computer: p.shared.cfg.computer.to_string(),
+                    session: p.name.to_string(),
+                });
+            }
+        }
     }
 }

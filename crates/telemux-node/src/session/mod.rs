@@ -69,6 +69,7 @@ pub(crate) async fn start(
     name: SessionName,
     origin: Origin,
     run_timeout: Option<Duration>,
+    by: &str,
 ) -> Result<String, OpError> {
     let computer = &shared.cfg.computer;
     let cancel = shared.cancel.child_token();
@@ -187,6 +188,7 @@ pub(crate) async fn start(
         shared.mesh_event(MeshEvent::SessionCreated {
             computer: computer.to_string(),
             session: name.to_string(),
+            by: by.to_string(),
         });
     }
     tracing::info!(computer = %computer, session = %name, ?origin, seq, "watching session");

@@ -161,7 +161,9 @@ impl Model {
                     c.sessions.clear();
                 }
             }
-            MeshEvent::SessionCreated { computer, session } => {
+            MeshEvent::SessionCreated {
+                computer, session, ..
+            } => {
                 // The details come with the listing the watch makes next.
                 if let Some(c) = self.computers.get_mut(&fold(&computer)) {
                     c.sessions
@@ -227,6 +229,11 @@ impl Model {
                     s.info.last_activity_ms = telemux_proto::now_ms();
                 }
             }
+            // Nothing on the dashboard shows these: a kill is followed by
+            // `session_closed`, accepted input by the agent's `working`.
+            MeshEvent::SessionKilled { .. }
+            | MeshEvent::InputWritten { .. }
+            | MeshEvent::InputAccepted { .. } => {}
         }
     }
 
@@ -474,6 +481,7 @@ mod tests {
             WatchUpdate::Event(MeshEvent::SessionCreated {
                 computer: "MozBook".into(),
                 session: "web".into(),
+                by: String::new(),
             }),
             now,
         );
