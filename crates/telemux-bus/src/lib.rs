@@ -8,7 +8,8 @@
 //!   execution, dead letters ([`commands`]).
 //! * [`Requester`] — request/reply for CLIs and gateways ([`requester`]).
 //! * Output and event streams with resumable cursors and explicit gaps
-//!   ([`output`], [`events`]), and per-node bookkeeping ([`mesh`]).
+//!   ([`output`], [`events`]), per-node bookkeeping ([`mesh`]) and each
+//!   computer's queue of messages for its sessions ([`mailbox`]).
 //!
 //! Every Redis key name comes from [`telemux_proto::keys`]; every stream entry
 //! holds one [`telemux_proto::Envelope`] in field [`telemux_proto::keys::FIELD`].
@@ -21,6 +22,7 @@ mod entries;
 pub mod error;
 pub mod events;
 mod follow;
+pub mod mailbox;
 pub mod mesh;
 pub mod output;
 pub mod presence;

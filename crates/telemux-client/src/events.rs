@@ -42,18 +42,26 @@ pub fn parse_since(s: &str) -> Result<Cursor, MeshError> {
         }
         return Err(bad());
     }
-    let split = s.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
+    let back = parse_duration(s).ok_or_else(bad)?;
+    let from = now_ms().saturating_sub(back.as_millis() as u64);
+    Ok(Cursor::After(format!("{from}-0")))
+}
+
+/// A duration as users type it: a number and one of `s`, `m`, `h`, `d`
+/// (`30s`, `10m`, `2h`, `1d`).
+pub fn parse_duration(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit())?;
     let (n, unit) = s.split_at(split);
-    let n: u64 = n.parse().map_err(|_| bad())?;
+    let n: u64 = n.parse().ok()?;
     let secs = match unit {
         "s" => n,
         "m" => n.saturating_mul(60),
         "h" => n.saturating_mul(3600),
         "d" => n.saturating_mul(86_400),
-        _ => return Err(bad()),
+        _ => return None,
     };
-    let from = now_ms().saturating_sub(secs.saturating_mul(1000));
-    Ok(Cursor::After(format!("{from}-0")))
+    Some(Duration::from_secs(secs))
 }
 
 /// A follower of the mesh's events through a filter, on its own connection.
@@ -174,6 +182,34 @@ pub fn event_line(r: &EventRecord) -> String {
                 what.push(keys.join(" "));
             }
             format!("{} by {by}", what.join(" + "))
+        }
+        E::DeliveryQueued { message_id, by, .. } => format!("message {message_id} by {by}"),
+        E::DeliveryDelivered {
+            message_id,
+            attempt,
+            ..
+        } => format!("message {message_id}, attempt {attempt}"),
+        E::DeliveryRetrying {
+            message_id,
+            attempt,
+            reason,
+            ..
+        } => format!("message {message_id}, attempt {attempt}: {reason}"),
+        E::DeliveryExpired { message_id, .. } => format!("message {message_id}"),
+        E::DeliveryDeadLettered {
+            message_id, reason, ..
+        } => format!("message {message_id}: {reason}"),
+        E::MessageAnswered {
+            message_id, answer, ..
+        } => {
+            let first: String = answer
+                .lines()
+                .next()
+                .unwrap_or("")
+                .chars()
+                .take(60)
+                .collect();
+            format!("message {message_id}: {first}")
         }
         _ => String::new(),
     };

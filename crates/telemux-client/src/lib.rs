@@ -1,7 +1,8 @@
 //! The client of the mesh, shared by every front end (the CLI, and the MCP
 //! server and Telegram bot in `telemux-gateway`): [`Mesh`] resolves the names
 //! users type and routes requests to the node that owns a session, [`run`]
-//! runs a command to its exit, [`events`] follows the mesh event bus, [`files`] copies files, [`screenshot`] draws a session's screen as a
+//! runs a command to its exit, [`events`] follows the mesh event bus,
+//! [`mailbox`] queues messages for sessions, [`files`] copies files, [`screenshot`] draws a session's screen as a
 //! PNG, and [`view`] is the one way output records
 //! become text and JSON.
 
@@ -9,6 +10,7 @@ pub mod agent;
 pub mod attach;
 pub mod events;
 pub mod files;
+pub mod mailbox;
 pub mod mesh;
 pub mod run;
 pub mod screenshot;
@@ -16,8 +18,9 @@ pub mod view;
 pub mod watch;
 
 pub use agent::Answered;
-pub use events::{event_json, event_line, parse_since, EventFeed};
+pub use events::{event_json, event_line, parse_duration, parse_since, EventFeed};
 pub use files::{Copied, Location, Progress};
+pub use mailbox::{Answer, Message, Sent};
 pub use mesh::{Created, Mesh, MeshError};
 pub use run::{RunOutcome, RunRequest};
 pub use screenshot::Screenshot;

@@ -61,6 +61,9 @@ pub struct NodeConfig {
     /// next input resumes its conversation (`agents.suspend_after`; off
     /// when `None`).
     pub agent_suspend_after: Option<Duration>,
+    /// How long a message typed from the mailbox may go untaken before it
+    /// is typed again (`node.accept_within_ms`).
+    pub accept_within: Duration,
     /// Named directories, usable wherever a session's directory is asked for.
     pub projects: Vec<Project>,
     /// What the file ops may touch (`[files]`).
@@ -114,6 +117,7 @@ impl NodeConfig {
             max_skew: Duration::from_secs(30),
             agents: builtin_agents(),
             agent_suspend_after: None,
+            accept_within: Duration::from_millis(15_000),
             projects: Vec::new(),
             files: FilesConfig::default(),
         }

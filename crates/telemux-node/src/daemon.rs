@@ -123,6 +123,7 @@ impl Node {
 
         let cancel = shutdown.child_token();
         let (events_tx, events_rx) = tokio::sync::mpsc::channel(crate::events::QUEUE);
+        let (mail_tx, mail_rx) = tokio::sync::mpsc::channel(crate::mail_cmd::QUEUE);
         let shared = Arc::new(Shared {
             cfg: self.cfg,
             bus: self.bus,
@@ -140,6 +141,7 @@ impl Node {
             login_path: Default::default(),
             sizes: Default::default(),
             events: events_tx,
+            mailbox: mail_tx,
         });
         server::remember(&shared).await;
         tracing::info!(computer = %computer, socket = %shared.cfg.tmux_socket, "node starting");
@@ -163,6 +165,9 @@ impl Node {
             events_rx,
             cancel.clone(),
         ));
+        shared
+            .tracker
+            .spawn(crate::mailbox::run(shared.clone(), mail_rx, cancel.clone()));
         shared.tracker.spawn(crate::ops::files::upload::sweeper(
             shared.clone(),
             cancel.clone(),

@@ -15,6 +15,8 @@ pub mod error;
 mod events;
 mod heartbeat;
 mod inbox;
+mod mail_cmd;
+mod mailbox;
 mod ops;
 mod reconcile;
 pub mod render;

@@ -209,6 +209,8 @@ pub(crate) struct Shared {
     pub sizes: Mutex<crate::sizes::SizeClaims>,
     /// Mesh events for the publisher task ([`crate::events`]).
     pub events: tokio::sync::mpsc::Sender<MeshEvent>,
+    /// Requests for the mailbox task (`crate::mailbox`).
+    pub mailbox: tokio::sync::mpsc::Sender<crate::mail_cmd::MailCmd>,
 }
 
 impl Shared {

@@ -66,6 +66,53 @@ pub enum MeshEvent {
     },
     /// An agent took the input typed into it: it started working after it.
     InputAccepted { computer: String, session: String },
+    /// A message was queued for a session ([`crate::mailbox`]).
+    DeliveryQueued {
+        computer: String,
+        session: String,
+        message_id: String,
+        by: String,
+    },
+    /// A queued message was typed and the target took it.
+    DeliveryDelivered {
+        computer: String,
+        session: String,
+        message_id: String,
+        attempt: u32,
+    },
+    /// A typed message was not taken; it is tried again later.
+    DeliveryRetrying {
+        computer: String,
+        session: String,
+        message_id: String,
+        attempt: u32,
+        reason: String,
+    },
+    /// A message's time-to-live ran out before it was delivered.
+    DeliveryExpired {
+        computer: String,
+        session: String,
+        message_id: String,
+    },
+    /// A message was given up on (never accepted, or its session is gone).
+    DeliveryDeadLettered {
+        computer: String,
+        session: String,
+        message_id: String,
+        reason: String,
+    },
+    /// The turn (or command) a message with `notify` started has finished.
+    MessageAnswered {
+        computer: String,
+        session: String,
+        message_id: String,
+        /// The agent's last answer (at most 4000 characters), or the shell
+        /// command's exit code as text.
+        answer: String,
+        /// For a shell target: the command's exit code.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        exit_code: Option<i32>,
+    },
 }
 
 impl Message for MeshEvent {
@@ -84,6 +131,12 @@ pub const EVENT_TYPES: &[&str] = &[
     "command_finished",
     "input_written",
     "input_accepted",
+    "delivery_queued",
+    "delivery_delivered",
+    "delivery_retrying",
+    "delivery_expired",
+    "delivery_dead_lettered",
+    "message_answered",
 ];
 
 impl MeshEvent {
@@ -100,6 +153,12 @@ impl MeshEvent {
             MeshEvent::CommandFinished { .. } => "command_finished",
             MeshEvent::InputWritten { .. } => "input_written",
             MeshEvent::InputAccepted { .. } => "input_accepted",
+            MeshEvent::DeliveryQueued { .. } => "delivery_queued",
+            MeshEvent::DeliveryDelivered { .. } => "delivery_delivered",
+            MeshEvent::DeliveryRetrying { .. } => "delivery_retrying",
+            MeshEvent::DeliveryExpired { .. } => "delivery_expired",
+            MeshEvent::DeliveryDeadLettered { .. } => "delivery_dead_lettered",
+            MeshEvent::MessageAnswered { .. } => "message_answered",
         }
     }
 
@@ -115,7 +174,13 @@ impl MeshEvent {
             | MeshEvent::AgentState { computer, .. }
             | MeshEvent::CommandFinished { computer, .. }
             | MeshEvent::InputWritten { computer, .. }
-            | MeshEvent::InputAccepted { computer, .. } => computer,
+            | MeshEvent::InputAccepted { computer, .. }
+            | MeshEvent::DeliveryQueued { computer, .. }
+            | MeshEvent::DeliveryDelivered { computer, .. }
+            | MeshEvent::DeliveryRetrying { computer, .. }
+            | MeshEvent::DeliveryExpired { computer, .. }
+            | MeshEvent::DeliveryDeadLettered { computer, .. }
+            | MeshEvent::MessageAnswered { computer, .. } => computer,
         }
     }
 
@@ -130,7 +195,13 @@ impl MeshEvent {
             | MeshEvent::AgentState { session, .. }
             | MeshEvent::CommandFinished { session, .. }
             | MeshEvent::InputWritten { session, .. }
-            | MeshEvent::InputAccepted { session, .. } => Some(session),
+            | MeshEvent::InputAccepted { session, .. }
+            | MeshEvent::DeliveryQueued { session, .. }
+            | MeshEvent::DeliveryDelivered { session, .. }
+            | MeshEvent::DeliveryRetrying { session, .. }
+            | MeshEvent::DeliveryExpired { session, .. }
+            | MeshEvent::DeliveryDeadLettered { session, .. }
+            | MeshEvent::MessageAnswered { session, .. } => Some(session),
         }
     }
 }

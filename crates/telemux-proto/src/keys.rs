@@ -48,6 +48,12 @@ pub fn presence() -> String {
     format!("{PREFIX}:presence")
 }
 
+/// Mailbox of one computer: hash, field = message id, value = its
+/// [`crate::Delivery`] (MessagePack). Written by that computer's node only.
+pub fn mailbox(c: &ComputerName) -> String {
+    format!("{PREFIX}:mailbox:{}", c.key())
+}
+
 /// Output stream of one session: `OutputRecord`s in sequence order.
 pub fn output(c: &ComputerName, s: &SessionName) -> String {
     format!("{PREFIX}:out:{}:{}", c.key(), s.key())

@@ -8,6 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::files::{FileChunk, FileStat, FileWritten, WriteChunk};
+use crate::mailbox::{Delivery, Letter};
 use crate::{AgentPrompt, ComputerName, Message, Snapshot, Turn, Usage};
 
 /// What a node says about itself in the registry (and heartbeats).
@@ -269,6 +270,15 @@ pub enum Op {
     /// One chunk of an upload, assembled in a temporary file beside the
     /// target and renamed into place after the last one verified.
     WriteFile(WriteChunk),
+    /// Queue a message for one of the node's sessions ([`crate::mailbox`]);
+    /// a letter id already queued is not queued twice.
+    Enqueue(Letter),
+    /// The mailbox: every entry, or those of one session.
+    Mailbox { session: Option<String> },
+    /// Try a dead or expired message again (fresh attempts and time-to-live).
+    MailboxRetry { id: String },
+    /// Remove a message that is not delivered yet.
+    MailboxDrop { id: String },
 }
 
 /// Why a request failed, so clients can choose exit codes and wording.
@@ -341,6 +351,10 @@ pub enum ReplyBody {
     FileChunk(FileChunk),
     /// Answer to `WriteFile`.
     FileWritten(FileWritten),
+    /// Answer to `Enqueue`, `MailboxRetry`, `MailboxDrop`: the entry now.
+    Queued(Delivery),
+    /// Answer to `Mailbox`, oldest first.
+    Mailbox(Vec<Delivery>),
     /// Failure with a user-facing message.
     Error { code: ErrorCode, message: String },
 }

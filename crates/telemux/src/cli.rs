@@ -81,8 +81,37 @@ pub enum Command {
         /// The text (sent literally; "C-c" is three characters).
         text: String,
         /// Do not press Enter after the text.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "when")]
         no_enter: bool,
+        /// Queue it in the session's mailbox and type it when the target is
+        /// `ready` (an agent idle, a shell at its prompt), `idle` (ready and
+        /// its screen still) or `now`; prints the message id.
+        #[arg(long)]
+        when: Option<String>,
+        /// With --when: give up after this long (30s, 10m, 2h, 1d; default 1h).
+        #[arg(long, requires = "when")]
+        ttl: Option<String>,
+        /// With --when: the sender's name shown in `inbox` and events.
+        #[arg(long, requires = "when")]
+        from: Option<String>,
+        /// With --when: wait for the turn (or command) it starts to finish and print the answer.
+        #[arg(long, requires = "when")]
+        notify: bool,
+        /// With --notify: how long to wait for the answer (default 10m).
+        #[arg(long, requires = "notify")]
+        wait: Option<String>,
+    },
+    /// A session's mailbox: queued, in-flight, delivered and dead messages.
+    Inbox {
+        /// computer/session.
+        #[arg(allow_hyphen_values = true)]
+        session: String,
+        /// Try a dead or expired message again.
+        #[arg(long, value_name = "ID", conflicts_with = "drop")]
+        retry: Option<String>,
+        /// Remove a message that is not delivered yet.
+        #[arg(long, value_name = "ID")]
+        drop: Option<String>,
     },
     /// Press named keys: C-c Enter Escape Up Down Tab ...
     Keys {

@@ -109,10 +109,38 @@ async fn execute(mesh: &Mesh, cmd: Command, json: bool, cfg: &Config) -> Result<
             session,
             text,
             no_enter,
+            when: Some(when),
+            ttl,
+            from,
+            notify,
+            wait,
+        } => {
+            let _ = no_enter;
+            let q = crate::mailbox::Queue {
+                session,
+                text,
+                when,
+                ttl,
+                from,
+                notify,
+                wait,
+            };
+            return crate::mailbox::send(mesh, q, json).await;
+        }
+        Command::Send {
+            session,
+            text,
+            no_enter,
+            ..
         } => {
             mesh.send_text(&session, &text, !no_enter).await?;
             ok(json);
         }
+        Command::Inbox {
+            session,
+            retry,
+            drop,
+        } => return crate::mailbox::inbox(mesh, &session, retry, drop, json).await,
         Command::Keys { session, keys } => {
             mesh.send_keys(&session, &keys).await?;
             ok(json);

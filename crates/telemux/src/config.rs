@@ -148,6 +148,9 @@ pub struct NodeSection {
     /// profile, ms (default 0: both in one tmux call; agents use their
     /// profile's `submit_delay_ms`).
     pub enter_delay_ms: u64,
+    /// How long a message typed from the mailbox may go untaken before it
+    /// is typed again (ms; an agent takes it by starting to work).
+    pub accept_within_ms: u64,
 }
 impl Default for NodeSection {
     fn default() -> Self {
@@ -158,6 +161,7 @@ impl Default for NodeSection {
             shell: None,
             state_dir: None,
             enter_delay_ms: 0,
+            accept_within_ms: 15_000,
         }
     }
 }

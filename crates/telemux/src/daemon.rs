@@ -55,6 +55,7 @@ fn node_config(cfg: &Config) -> anyhow::Result<NodeConfig> {
         .max(telemux_node::MIN_OUTBOX_RECORDS);
     n.shell = cfg.node.shell.clone();
     n.enter_delay = Duration::from_millis(cfg.node.enter_delay_ms);
+    n.accept_within = Duration::from_millis(cfg.node.accept_within_ms.max(500));
     n.mesh_key = cfg.mesh_key()?;
     n.max_skew = Duration::from_millis(cfg.mesh.max_skew_ms.max(1000));
     let builtins = telemux_node::agent::builtin_specs();

@@ -10,6 +10,7 @@ mod daemon;
 mod doctor;
 mod events;
 mod gateway;
+mod mailbox;
 mod out;
 mod print;
 mod screenshot;

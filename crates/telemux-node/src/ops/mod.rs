@@ -18,11 +18,14 @@ mod resume;
 mod run;
 mod target;
 
+pub(crate) use target::{resolve, Target};
+
 use std::sync::Arc;
 
 use telemux_proto::{Op, ReplyBody};
 
 use crate::error::OpError;
+use crate::mail_cmd::{ask, MailCmd};
 use crate::run_stdin::Stdin;
 use crate::state::Shared;
 
@@ -85,5 +88,25 @@ pub(crate) async fn execute(shared: &Arc<Shared>, op: Op, by: &str) -> Result<Re
         Op::FileStat { path, sha256 } => files::stat(shared, &path, sha256).await,
         Op::ReadFile { path, offset, len } => files::read(shared, &path, offset, len).await,
         Op::WriteFile(chunk) => files::upload::write(shared, chunk).await,
+        Op::Enqueue(letter) => {
+            let by = by.to_string();
+            ask(&shared.mailbox, |reply| MailCmd::Enqueue {
+                letter,
+                by,
+                reply,
+            })
+            .await?
+            .map(ReplyBody::Queued)
+        }
+        Op::Mailbox { session } => {
+            let list = ask(&shared.mailbox, |reply| MailCmd::List { session, reply }).await?;
+            Ok(ReplyBody::Mailbox(list))
+        }
+        Op::MailboxRetry { id } => ask(&shared.mailbox, |reply| MailCmd::Retry { id, reply })
+            .await?
+            .map(ReplyBody::Queued),
+        Op::MailboxDrop { id } => ask(&shared.mailbox, |reply| MailCmd::Drop { id, reply })
+            .await?
+            .map(ReplyBody::Queued),
     }
 }

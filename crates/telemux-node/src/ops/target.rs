@@ -62,6 +62,14 @@ where
     op(existing(shared, session).await?).await
 }
 
+/// The session called `session`: the watcher table's entry, else tmux's.
+pub(crate) async fn resolve(shared: &Arc<Shared>, session: &str) -> Result<Target, OpError> {
+    match watched(shared, session) {
+        Some(t) => Ok(t),
+        None => existing(shared, session).await,
+    }
+}
+
 /// The watched session called `session`, ignoring case (the table's keys are
 /// lower-cased names, and tmux names cannot differ by case alone here).
 fn watched(shared: &Shared, session: &str) -> Option<Target> {

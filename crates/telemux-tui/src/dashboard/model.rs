@@ -230,10 +230,9 @@ impl Model {
                 }
             }
             // Nothing on the dashboard shows these: a kill is followed by
-            // `session_closed`, accepted input by the agent's `working`.
-            MeshEvent::SessionKilled { .. }
-            | MeshEvent::InputWritten { .. }
-            | MeshEvent::InputAccepted { .. } => {}
+            // `session_closed`, accepted input by the agent's `working`, and
+            // deliveries are in `telemux inbox`.
+            _ => {}
         }
     }
 

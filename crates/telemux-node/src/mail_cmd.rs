@@ -1,0 +1,46 @@
+//! What operations ask of the mailbox task ([`crate::mailbox`]), in a leaf
+//! module so that the ops, the shared state and the mailbox all import it
+//! and none of them imports another for it.
+
+use telemux_proto::{Delivery, ErrorCode, Letter};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::error::OpError;
+
+/// Requests waiting for the mailbox task, at most.
+pub(crate) const QUEUE: usize = 64;
+/// What operations ask of the mailbox task.
+pub(crate) enum MailCmd {
+    /// Queue a letter sent by `by`.
+    Enqueue {
+        letter: Letter,
+        by: String,
+        reply: oneshot::Sender<Result<Delivery, OpError>>,
+    },
+    /// Entries, of one session or all.
+    List {
+        session: Option<String>,
+        reply: oneshot::Sender<Vec<Delivery>>,
+    },
+    /// Retry a dead or expired entry.
+    Retry {
+        id: String,
+        reply: oneshot::Sender<Result<Delivery, OpError>>,
+    },
+    /// Drop an entry not delivered yet.
+    Drop {
+        id: String,
+        reply: oneshot::Sender<Result<Delivery, OpError>>,
+    },
+}
+
+/// Sends a request to the mailbox task through `mailbox` and waits for its answer.
+pub(crate) async fn ask<T>(
+    mailbox: &mpsc::Sender<MailCmd>,
+    make: impl FnOnce(oneshot::Sender<T>) -> MailCmd,
+) -> Result<T, OpError> {
+    let (tx, rx) = oneshot::channel();
+    let gone = || OpError::new(ErrorCode::Internal, "the mailbox is shutting down");
+    mailbox.send(make(tx)).await.map_err(|_| gone())?;
+    rx.await.map_err(|_| gone())
+}
