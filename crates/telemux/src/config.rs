@@ -203,6 +203,20 @@ pub struct TelegramSection {
     pub edit_interval_ms: u64,
     /// New messages per minute into one group (Telegram: about 20).
     pub group_messages_per_minute: usize,
+    /// Speech-to-text for voice notes: a program and its arguments (a TOML
+    /// array, or one string split like a shell would); the audio file's path
+    /// is added last and the text is read from its stdout.
+    pub stt_command: Option<SttCommand>,
+}
+
+/// `telegram.stt_command`: `["whisper-cli", "-f"]` or `"whisper-cli -f"`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum SttCommand {
+    /// The program and its arguments.
+    Argv(Vec<String>),
+    /// One string, split like a shell would.
+    Line(String),
 }
 impl Default for TelegramSection {
     fn default() -> Self {
@@ -216,6 +230,7 @@ impl Default for TelegramSection {
             poll_timeout_s: 25,
             edit_interval_ms: 1000,
             group_messages_per_minute: 20,
+            stt_command: None,
         }
     }
 }
