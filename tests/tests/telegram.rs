@@ -244,7 +244,8 @@ async fn screenshot_in_a_topic_uploads_a_photo_into_that_topic() {
     assert!(photo.caption.contains("RasPi/pic"), "{}", photo.caption);
     // `TELEMUX_WRITE_DOC_SHOT=1`: the picture docs/telegram.md shows is this one.
     if std::env::var_os("TELEMUX_WRITE_DOC_SHOT").is_some_and(|v| v == "1") {
-        let doc = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/telegram-screenshot.png");
+        let doc = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../docs/telegram-screenshot.png");
         std::fs::write(&doc, &photo.bytes).expect("writing docs/telegram-screenshot.png");
     }
     let decoder = png::Decoder::new(std::io::Cursor::new(&photo.bytes[..]));

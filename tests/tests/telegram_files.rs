@@ -106,7 +106,13 @@ async fn files_sent_into_a_topic_are_saved_never_overwritten_and_typed() {
     let thread = new_session(&w, "RasPi/inbox", "").await;
     let inbox = cwd(&w, "inbox").await.join(".telemux/inbox");
 
-    w.tg.inject_document(OWNER, GROUP, Some(thread), "report 2024.txt", b"first\n".to_vec());
+    w.tg.inject_document(
+        OWNER,
+        GROUP,
+        Some(thread),
+        "report 2024.txt",
+        b"first\n".to_vec(),
+    );
     let m = wait_msg(&w.tg, Some(thread), "the saved reply", |m| {
         m.text.starts_with("saved ")
     })
@@ -120,15 +126,25 @@ async fn files_sent_into_a_topic_are_saved_never_overwritten_and_typed() {
     assert_eq!(std::fs::read(&first).unwrap(), b"first\n");
     // The path is typed into the shell (no Enter): it is on the prompt line.
     let want = first.display().to_string();
-    wait_until("the path on the screen", Duration::from_secs(20), || async {
-        let out = w.mesh.cli.run(&["read", "RasPi/inbox"]).await;
-        out.ok().contains(&want).then_some(()).ok_or(out)
-    })
+    wait_until(
+        "the path on the screen",
+        Duration::from_secs(20),
+        || async {
+            let out = w.mesh.cli.run(&["read", "RasPi/inbox"]).await;
+            out.ok().contains(&want).then_some(()).ok_or(out)
+        },
+    )
     .await;
     assert!(!w.mesh.text("RasPi/inbox").await.contains("No such file"));
 
     // The same name again: a numbered name, the first file untouched.
-    w.tg.inject_document(OWNER, GROUP, Some(thread), "report 2024.txt", b"second!\n".to_vec());
+    w.tg.inject_document(
+        OWNER,
+        GROUP,
+        Some(thread),
+        "report 2024.txt",
+        b"second!\n".to_vec(),
+    );
     let second = inbox.join("report_2024-1.txt");
     wait_msg(&w.tg, Some(thread), "the second saved reply", |m| {
         m.text.contains(&second.display().to_string())
@@ -144,24 +160,65 @@ async fn files_sent_into_a_topic_are_saved_never_overwritten_and_typed() {
         m.text.contains("/photo-")
     })
     .await;
-    let name = m.text.split("/photo-").nth(1).unwrap().split(' ').next().unwrap();
-    assert!(name.ends_with(".jpg") && name[..name.len() - 4].bytes().all(|b| b.is_ascii_digit()), "{name}");
-    assert_eq!(std::fs::read(inbox.join(format!("photo-{name}"))).unwrap(), jpeg);
+    let name = m
+        .text
+        .split("/photo-")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap();
+    assert!(
+        name.ends_with(".jpg") && name[..name.len() - 4].bytes().all(|b| b.is_ascii_digit()),
+        "{name}"
+    );
+    assert_eq!(
+        std::fs::read(inbox.join(format!("photo-{name}"))).unwrap(),
+        jpeg
+    );
 
     // Over Telegram's 20 MB download limit: refused before any download.
-    let (_, _) = w.tg.inject_document(OWNER, GROUP, Some(thread), "huge.bin", vec![0; 21 * 1024 * 1024]);
+    let (_, _) = w.tg.inject_document(
+        OWNER,
+        GROUP,
+        Some(thread),
+        "huge.bin",
+        vec![0; 21 * 1024 * 1024],
+    );
     wait_msg(&w.tg, Some(thread), "the too-big answer", |m| {
         m.text.contains("20 MB limit for bots to download")
     })
     .await;
     assert!(!inbox.join("huge.bin").exists());
-    assert_eq!(w.tg.calls_of("getFile").len(), 3, "no getFile for the huge one");
-    assert_eq!(w.tg.calls_of("download").len(), 3, "{:?}", w.tg.calls_of("download"));
+    assert_eq!(
+        w.tg.calls_of("getFile").len(),
+        3,
+        "no getFile for the huge one"
+    );
+    assert_eq!(
+        w.tg.calls_of("download").len(),
+        3,
+        "{:?}",
+        w.tg.calls_of("download")
+    );
 
     // /get: a relative path is relative to the session's cwd.
-    w.tg.inject_message(OWNER, GROUP, Some(thread), "/get .telemux/inbox/report_2024-1.txt");
+    w.tg.inject_message(
+        OWNER,
+        GROUP,
+        Some(thread),
+        "/get .telemux/inbox/report_2024-1.txt",
+    );
     let doc = wait_until("the /get document", Duration::from_secs(30), || async {
-        w.tg.documents().into_iter().find(|d| d.method == "sendDocument").ok_or_else(|| w.tg.messages(GROUP, Some(thread)).iter().map(|m| m.text.clone()).collect::<Vec<_>>())
+        w.tg.documents()
+            .into_iter()
+            .find(|d| d.method == "sendDocument")
+            .ok_or_else(|| {
+                w.tg.messages(GROUP, Some(thread))
+                    .iter()
+                    .map(|m| m.text.clone())
+                    .collect::<Vec<_>>()
+            })
     })
     .await;
     assert_eq!(doc.thread, Some(thread));
@@ -194,7 +251,10 @@ async fn a_file_for_a_session_outside_the_roots_is_refused_by_its_node() {
         "{}",
         m.text
     );
-    assert!(!outside.path().join(".telemux").exists(), "nothing created outside the roots");
+    assert!(
+        !outside.path().join(".telemux").exists(),
+        "nothing created outside the roots"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -203,8 +263,14 @@ async fn a_voice_note_is_transcribed_and_typed_only_after_send() {
     let thread = new_session(&w, "RasPi/talk", "").await;
     let audio = vec![7u8; 1234];
     let (_, voice) = w.tg.inject_voice(OWNER, GROUP, Some(thread), audio, 3);
-    let m = wait_msg(&w.tg, Some(thread), "the transcript", |m| m.text.starts_with("🎤")).await;
-    assert_eq!(m.text, "🎤 hello from the stand-in, 1234 bytes", "the audio arrived whole");
+    let m = wait_msg(&w.tg, Some(thread), "the transcript", |m| {
+        m.text.starts_with("🎤")
+    })
+    .await;
+    assert_eq!(
+        m.text, "🎤 hello from the stand-in, 1234 bytes",
+        "the audio arrived whole"
+    );
     assert_eq!(
         m.buttons,
         vec![
@@ -214,13 +280,19 @@ async fn a_voice_note_is_transcribed_and_typed_only_after_send() {
         ]
     );
     assert!(
-        !w.mesh.text("RasPi/talk").await.contains("hello from the stand-in"),
+        !w.mesh
+            .text("RasPi/talk")
+            .await
+            .contains("hello from the stand-in"),
         "nothing typed before Send"
     );
     w.tg.inject_callback(OWNER, GROUP, m.id, &m.buttons[0]);
     wait_until("the transcript typed", Duration::from_secs(20), || async {
         let out = w.mesh.cli.run(&["read", "RasPi/talk"]).await;
-        out.ok().contains("hello from the stand-in, 1234 bytes").then_some(()).ok_or(out)
+        out.ok()
+            .contains("hello from the stand-in, 1234 bytes")
+            .then_some(())
+            .ok_or(out)
     })
     .await;
     wait_msg(&w.tg, Some(thread), "the sent mark", |x| {
@@ -229,9 +301,12 @@ async fn a_voice_note_is_transcribed_and_typed_only_after_send() {
     .await;
 
     // Cancel: nothing typed; Edit: asks for the corrected text.
-    let (_, v2) = w.tg.inject_voice(OWNER, GROUP, Some(thread), vec![1; 10], 1);
+    let (_, v2) =
+        w.tg.inject_voice(OWNER, GROUP, Some(thread), vec![1; 10], 1);
     let m2 = wait_msg(&w.tg, Some(thread), "the second transcript", |m| {
-        m.buttons.first().is_some_and(|b| b.contains(&format!(":{v2}:")))
+        m.buttons
+            .first()
+            .is_some_and(|b| b.contains(&format!(":{v2}:")))
     })
     .await;
     assert_eq!(m2.text, "🎤 hello from the stand-in, 10 bytes");
@@ -240,9 +315,12 @@ async fn a_voice_note_is_transcribed_and_typed_only_after_send() {
         x.id == m2.id && x.text.ends_with("cancelled") && !x.has_buttons
     })
     .await;
-    let (_, v3) = w.tg.inject_voice(OWNER, GROUP, Some(thread), vec![1; 11], 1);
+    let (_, v3) =
+        w.tg.inject_voice(OWNER, GROUP, Some(thread), vec![1; 11], 1);
     let m3 = wait_msg(&w.tg, Some(thread), "the third transcript", |m| {
-        m.buttons.first().is_some_and(|b| b.contains(&format!(":{v3}:")))
+        m.buttons
+            .first()
+            .is_some_and(|b| b.contains(&format!(":{v3}:")))
     })
     .await;
     w.tg.inject_callback(OWNER, GROUP, m3.id, &m3.buttons[1]);
@@ -252,14 +330,24 @@ async fn a_voice_note_is_transcribed_and_typed_only_after_send() {
     .await;
     // A second press on a used transcript changes nothing.
     w.tg.inject_callback(OWNER, GROUP, m2.id, &m2.buttons[0]);
-    wait_until("the stale press answered", Duration::from_secs(20), || async {
-        w.tg.calls_of("answerCallbackQuery")
-            .iter()
-            .any(|c| c.params["text"].as_str().unwrap_or("").contains("transcript is gone"))
-    })
+    wait_until(
+        "the stale press answered",
+        Duration::from_secs(20),
+        || async {
+            w.tg.calls_of("answerCallbackQuery").iter().any(|c| {
+                c.params["text"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("transcript is gone")
+            })
+        },
+    )
     .await;
     let out = w.mesh.cli.run(&["read", "RasPi/talk"]).await;
-    assert!(!out.ok().contains("10 bytes") && !out.ok().contains("11 bytes"), "{out:?}");
+    assert!(
+        !out.ok().contains("10 bytes") && !out.ok().contains("11 bytes"),
+        "{out:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -267,7 +355,14 @@ async fn a_voice_note_without_stt_command_says_how_to_set_it() {
     let w = world(false).await;
     let thread = new_session(&w, "RasPi/mute", "").await;
     w.tg.inject_voice(OWNER, GROUP, Some(thread), vec![1; 100], 1);
-    let m = wait_msg(&w.tg, Some(thread), "the how-to", |m| m.text.contains("stt_command")).await;
-    assert!(m.text.contains("TELEMUX_TELEGRAM__STT_COMMAND"), "{}", m.text);
+    let m = wait_msg(&w.tg, Some(thread), "the how-to", |m| {
+        m.text.contains("stt_command")
+    })
+    .await;
+    assert!(
+        m.text.contains("TELEMUX_TELEGRAM__STT_COMMAND"),
+        "{}",
+        m.text
+    );
     assert!(w.tg.calls_of("getFile").is_empty(), "nothing downloaded");
 }

@@ -41,7 +41,10 @@ async fn typing_is_shown_while_the_agent_works_and_stops_at_idle() {
     .await;
     tg.inject_message(OWNER, GROUP, None, "/agent fake Ag/ty");
     let thread = wait_until("the agent's topic", LONG, || async {
-        tg.topics().into_iter().find(|t| t.2 == "Ag/ty").map(|t| t.1)
+        tg.topics()
+            .into_iter()
+            .find(|t| t.2 == "Ag/ty")
+            .map(|t| t.1)
     })
     .await;
     wait_until("the agent idle", LONG, || async {
@@ -56,9 +59,11 @@ async fn typing_is_shown_while_the_agent_works_and_stops_at_idle() {
     })
     .await;
     let working_seen = Instant::now();
-    let first = wait_until("the first typing action", Duration::from_secs(10), || async {
-        typing(&tg, thread).into_iter().next()
-    })
+    let first = wait_until(
+        "the first typing action",
+        Duration::from_secs(10),
+        || async { typing(&tg, thread).into_iter().next() },
+    )
     .await;
     assert!(
         first.at.duration_since(working_seen) < Duration::from_secs(4),
@@ -68,10 +73,14 @@ async fn typing_is_shown_while_the_agent_works_and_stops_at_idle() {
     assert_eq!(first.params["chat_id"].as_i64(), Some(GROUP));
     assert!(first.error.is_none(), "{first:?}");
     // Renewed while it works (every ~4 s).
-    let calls = wait_until("the typing action renewed", Duration::from_secs(10), || async {
-        let c = typing(&tg, thread);
-        (c.len() >= 2).then_some(c)
-    })
+    let calls = wait_until(
+        "the typing action renewed",
+        Duration::from_secs(10),
+        || async {
+            let c = typing(&tg, thread);
+            (c.len() >= 2).then_some(c)
+        },
+    )
     .await;
     let gap = calls[1].at.duration_since(calls[0].at);
     assert!(
@@ -95,7 +104,9 @@ async fn typing_is_shown_while_the_agent_works_and_stops_at_idle() {
     );
     assert!(tg.violations().is_empty(), "{:?}", tg.violations());
     assert!(
-        tg.calls_of("sendChatAction").iter().all(|c| c.error.is_none()),
+        tg.calls_of("sendChatAction")
+            .iter()
+            .all(|c| c.error.is_none()),
         "every action accepted"
     );
 }

@@ -31,10 +31,11 @@ pub async fn start(
         None => None,
         Some(SttCommand::Argv(v)) => Some(v.clone()).filter(|v| !v.is_empty()),
         Some(SttCommand::Line(s)) if s.trim().is_empty() => None,
-        Some(SttCommand::Line(s)) => Some(
-            telegram::voice::split_command(s)
-                .with_context(|| format!("telegram.stt_command {s:?} does not split into words (an unclosed quote?)"))?,
-        ),
+        Some(SttCommand::Line(s)) => {
+            Some(telegram::voice::split_command(s).with_context(|| {
+                format!("telegram.stt_command {s:?} does not split into words (an unclosed quote?)")
+            })?)
+        }
     };
     let tcfg = TelegramConfig {
         token,

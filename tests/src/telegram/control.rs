@@ -100,7 +100,13 @@ impl FakeTelegram {
 
     /// Injects a message from `user` in `chat`/`thread` with `content`
     /// (`document`, `photo`, `voice` ...) merged in; returns `(update id, message id)`.
-    fn inject_content(&self, user: i64, chat: i64, thread: Option<i64>, content: Value) -> (i64, i64) {
+    fn inject_content(
+        &self,
+        user: i64,
+        chat: i64,
+        thread: Option<i64>,
+        content: Value,
+    ) -> (i64, i64) {
         let mid = {
             let mut s = self.st.lock().unwrap();
             s.next_message += 1;
@@ -142,7 +148,13 @@ impl FakeTelegram {
 
     /// Injects a photo: an array of PhotoSize, a small thumbnail first and
     /// the biggest (`bytes`) last, as Telegram sends it; returns `(update id, message id)`.
-    pub fn inject_photo(&self, user: i64, chat: i64, thread: Option<i64>, bytes: Vec<u8>) -> (i64, i64) {
+    pub fn inject_photo(
+        &self,
+        user: i64,
+        chat: i64,
+        thread: Option<i64>,
+        bytes: Vec<u8>,
+    ) -> (i64, i64) {
         let size = bytes.len();
         let small = self.register_file("photo", "jpg", b"thumbnail".to_vec());
         let big = self.register_file("photo", "jpg", bytes);
@@ -251,4 +263,3 @@ impl FakeTelegram {
         self.st.lock().unwrap().updates.len()
     }
 }
-

@@ -162,7 +162,6 @@ fn err(code: u16, description: &str, retry_after: Option<u64>) -> Response {
         .into_response()
 }
 
-
 pub(super) fn bot_user() -> Value {
     json!({"id": BOT_ID, "is_bot": true, "first_name": "telemux test", "username": "telemux_test_bot"})
 }
@@ -348,7 +347,9 @@ fn dispatch(
             if bytes.len() > MAX_DOWNLOAD {
                 return err(400, "Bad Request: file is too big", None);
             }
-            ok(json!({"file_id": id, "file_unique_id": format!("u-{id}"), "file_size": bytes.len(), "file_path": path}))
+            ok(
+                json!({"file_id": id, "file_unique_id": format!("u-{id}"), "file_size": bytes.len(), "file_path": path}),
+            )
         }
         "sendChatAction" => {
             if chat == 0 {
@@ -470,7 +471,6 @@ fn dispatch(
     }
 }
 
-
 /// `GET /file/bot<token>/<file_path>`: a file's bytes, as `getFile` named it
 /// (recorded as a call of method `download` with `{"file_path": ...}`).
 pub(super) async fn download(
@@ -485,10 +485,7 @@ pub(super) async fn download(
         .find(|(p, _)| *p == path)
         .map(|(_, b)| b.clone());
     let (resp, code) = match (token_ok, found) {
-        (true, Some(b)) if b.len() <= MAX_DOWNLOAD => (
-            (StatusCode::OK, b).into_response(),
-            None,
-        ),
+        (true, Some(b)) if b.len() <= MAX_DOWNLOAD => ((StatusCode::OK, b).into_response(), None),
         (true, Some(_)) => (err(400, "Bad Request: file is too big", None), Some(400)),
         (true, None) => (err(404, "Not Found", None), Some(404)),
         (false, _) => (err(401, "Unauthorized", None), Some(401)),

@@ -14,7 +14,6 @@
 //! Tests inject updates: messages from any user, in a forum topic
 //! (`message_thread_id`), and callback queries.
 
-
 mod control;
 mod fake;
 mod gateway;

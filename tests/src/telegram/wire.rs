@@ -180,4 +180,3 @@ mod tests {
         assert!(parse_html("<foo>x</foo>").is_err());
     }
 }
-

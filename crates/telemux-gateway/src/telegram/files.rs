@@ -19,8 +19,8 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use frankenstein::{methods::GetFileParams, methods::SendDocumentParams, types::Message};
 use frankenstein::AsyncTelegramApi;
+use frankenstein::{methods::GetFileParams, methods::SendDocumentParams, types::Message};
 use telemux_client::files::Location;
 use telemux_proto::{SessionAddr, SessionInfo};
 
@@ -142,7 +142,11 @@ pub async fn received(
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs())
             .unwrap_or(0);
-        (best.file_id.clone(), best.file_size, format!("photo-{now}.jpg"))
+        (
+            best.file_id.clone(),
+            best.file_size,
+            format!("photo-{now}.jpg"),
+        )
     } else {
         return Ok(());
     };
@@ -150,7 +154,10 @@ pub async fn received(
     let bytes = download(bot, &file_id, size).await?;
     let n = bytes.len();
     let target = format!("{}/{INBOX}/{name}", info.cwd.trim_end_matches('/'));
-    let copied = bot.mesh.save_new_file(&info.computer, &target, bytes).await?;
+    let copied = bot
+        .mesh
+        .save_new_file(&info.computer, &target, bytes)
+        .await?;
     let path = copied
         .dst
         .split_once(':')
@@ -256,7 +263,10 @@ mod tests {
 
     #[test]
     fn names_are_sanitised() {
-        assert_eq!(sanitize("report 2024 (final).pdf"), "report_2024__final_.pdf");
+        assert_eq!(
+            sanitize("report 2024 (final).pdf"),
+            "report_2024__final_.pdf"
+        );
         assert_eq!(sanitize("../../etc/passwd"), "passwd");
         assert_eq!(sanitize("...hidden"), "hidden");
         assert_eq!(sanitize("..."), "file");
@@ -270,7 +280,10 @@ mod tests {
 
     #[test]
     fn shell_words() {
-        assert_eq!(shell_word("/home/u/.telemux/inbox/a.txt"), "/home/u/.telemux/inbox/a.txt");
+        assert_eq!(
+            shell_word("/home/u/.telemux/inbox/a.txt"),
+            "/home/u/.telemux/inbox/a.txt"
+        );
         assert_eq!(shell_word("/home/u/my dir/a.txt"), "'/home/u/my dir/a.txt'");
     }
 }

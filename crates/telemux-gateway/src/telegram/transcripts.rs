@@ -42,7 +42,9 @@ impl Transcripts {
     /// Takes the transcript of voice note `message` in `chat` out, if held.
     pub fn take(&self, chat: i64, message: i32) -> Option<Pending> {
         let mut q = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-        let i = q.iter().position(|o| (o.chat, o.message) == (chat, message))?;
+        let i = q
+            .iter()
+            .position(|o| (o.chat, o.message) == (chat, message))?;
         q.remove(i)
     }
 

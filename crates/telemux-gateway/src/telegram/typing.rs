@@ -75,7 +75,11 @@ impl Typing {
                 next = Some(next.map_or(now + INTERVAL, |n| n.min(now + INTERVAL)));
             } else {
                 // Blocked: look again in a second.
-                let at = if at <= now { now + Duration::from_secs(1) } else { at };
+                let at = if at <= now {
+                    now + Duration::from_secs(1)
+                } else {
+                    at
+                };
                 next = Some(next.map_or(at, |n| n.min(at)));
             }
         }

@@ -39,7 +39,10 @@ pub fn no_stt_help() -> String {
 }
 
 /// Runs `command` on `audio`: the trimmed stdout, or why there is none.
-pub async fn transcribe(command: &[String], audio: &std::path::Path) -> Result<String, CommandError> {
+pub async fn transcribe(
+    command: &[String],
+    audio: &std::path::Path,
+) -> Result<String, CommandError> {
     let Some((program, args)) = command.split_first() else {
         return Err(CommandError::Stt(no_stt_help()));
     };
@@ -51,7 +54,11 @@ pub async fn transcribe(command: &[String], audio: &std::path::Path) -> Result<S
         .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
-        .map_err(|e| CommandError::Stt(format!("cannot run the speech-to-text command {program}: {e}")))?;
+        .map_err(|e| {
+            CommandError::Stt(format!(
+                "cannot run the speech-to-text command {program}: {e}"
+            ))
+        })?;
     let out = match tokio::time::timeout(STT_TIMEOUT, child.wait_with_output()).await {
         Ok(Ok(o)) => o,
         Ok(Err(e)) => {
@@ -85,7 +92,11 @@ pub async fn transcribe(command: &[String], audio: &std::path::Path) -> Result<S
     if text.is_empty() {
         return Err(CommandError::Stt(format!(
             "the speech-to-text command {program} heard nothing (empty output){}",
-            if tail.is_empty() { String::new() } else { format!(": {tail}") }
+            if tail.is_empty() {
+                String::new()
+            } else {
+                format!(": {tail}")
+            }
         )));
     }
     Ok(text)
@@ -156,7 +167,14 @@ pub async fn pressed(
                 bot.transcripts.put(p);
                 return Err(e.into());
             }
-            topics::watch_addressed(bot, Here { chat, thread: Some(thread) }, &addr);
+            topics::watch_addressed(
+                bot,
+                Here {
+                    chat,
+                    thread: Some(thread),
+                },
+                &addr,
+            );
             (format!("sent → {addr}"), format!("{heard}\n✅ sent"))
         }
         VoiceAction::Edit => (
@@ -183,7 +201,13 @@ mod tests {
     fn commands_split_like_a_shell() {
         assert_eq!(
             split_command("whisper-cli -m '/m/ggml base.bin' -nt -f"),
-            Some(vec!["whisper-cli".into(), "-m".into(), "/m/ggml base.bin".into(), "-nt".into(), "-f".into()])
+            Some(vec![
+                "whisper-cli".into(),
+                "-m".into(),
+                "/m/ggml base.bin".into(),
+                "-nt".into(),
+                "-f".into()
+            ])
         );
         assert_eq!(split_command("  "), None);
         assert_eq!(split_command("a 'b"), None);
@@ -195,13 +219,24 @@ mod tests {
         let audio = dir.path().join("a.ogg");
         std::fs::write(&audio, b"1234").unwrap();
         let sh = |script: &str| vec!["sh".to_string(), "-c".into(), script.into(), "stt".into()];
-        let t = transcribe(&sh("echo \"  heard $(wc -c < \"$1\")  \""), &audio).await.unwrap();
+        let t = transcribe(&sh("echo \"  heard $(wc -c < \"$1\")  \""), &audio)
+            .await
+            .unwrap();
         assert_eq!(t, "heard 4");
-        let e = transcribe(&sh("echo model missing >&2; exit 3"), &audio).await.unwrap_err().to_string();
+        let e = transcribe(&sh("echo model missing >&2; exit 3"), &audio)
+            .await
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("exit 3") && e.contains("model missing"), "{e}");
-        let e = transcribe(&sh("true"), &audio).await.unwrap_err().to_string();
+        let e = transcribe(&sh("true"), &audio)
+            .await
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("heard nothing"), "{e}");
-        let e = transcribe(&["/no/such/stt".to_string()], &audio).await.unwrap_err().to_string();
+        let e = transcribe(&["/no/such/stt".to_string()], &audio)
+            .await
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("cannot run"), "{e}");
     }
 }
