@@ -488,6 +488,27 @@ mod tests {
     }
 
     #[test]
+    fn stt_command_is_an_array_or_one_string() {
+        let load = |text: &str| {
+            Figment::from(Serialized::defaults(Config::default()))
+                .merge(Toml::string(text))
+                .extract::<Config>()
+                .expect("a valid config")
+                .telegram
+                .stt_command
+        };
+        assert!(load("").is_none());
+        assert!(matches!(
+            load("[telegram]\nstt_command = [\"whisper-cli\", \"-f\"]\n"),
+            Some(SttCommand::Argv(v)) if v == ["whisper-cli", "-f"]
+        ));
+        assert!(matches!(
+            load("[telegram]\nstt_command = \"sh /opt/stt.sh\"\n"),
+            Some(SttCommand::Line(s)) if s == "sh /opt/stt.sh"
+        ));
+    }
+
+    #[test]
     fn misspelled_key_names_the_nearest_valid_key() {
         let msg = load_toml("[redis]\nulr = \"x\"\n");
         assert_eq!(msg, "unknown key 'redis.ulr'; did you mean 'redis.url'?");
