@@ -273,6 +273,8 @@ async fn a_wrong_sha256_or_an_abandoned_upload_puts_nothing_in_place() {
         size: data.len() as u64,
         data: data.to_vec(),
         done,
+        exclusive: false,
+        make_dirs: false,
     };
     let r = write_chunk(
         &m,

@@ -219,7 +219,7 @@ async fn screenshot_in_a_topic_uploads_a_photo_into_that_topic() {
         OWNER,
         GROUP,
         Some(thread),
-        "printf '\\033[41m RED \\033[0m\\n'",
+        "printf '\\033[41m RED \\033[0m \\033[42m GREEN \\033[0m \\033[1;34mbold blue\\033[0m\\n'",
     );
     wait_msg(&w.tg, GROUP, Some(thread), "the red line", |t| {
         t.contains("\n RED")
@@ -242,6 +242,12 @@ async fn screenshot_in_a_topic_uploads_a_photo_into_that_topic() {
         photo.bytes.len()
     );
     assert!(photo.caption.contains("RasPi/pic"), "{}", photo.caption);
+    // `TELEMUX_WRITE_DOC_SHOT=1`: the picture docs/telegram.md shows is this one.
+    if std::env::var_os("TELEMUX_WRITE_DOC_SHOT").is_some_and(|v| v == "1") {
+        let doc = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../docs/telegram-screenshot.png");
+        std::fs::write(&doc, &photo.bytes).expect("writing docs/telegram-screenshot.png");
+    }
     let decoder = png::Decoder::new(std::io::Cursor::new(&photo.bytes[..]));
     let info = decoder.read_info().expect("a PNG that decodes");
     let (width, height) = (info.info().width, info.info().height);

@@ -125,6 +125,8 @@ enum Sink {
         computer: ComputerName,
         path: String,
         upload_id: String,
+        /// Never replace a file; create missing directories (`WriteChunk::exclusive`, `make_dirs`).
+        new_only: bool,
     },
 }
 
@@ -217,6 +219,33 @@ impl Mesh {
             None,
             &dst,
             MAX_FILE_CHUNK_BYTES,
+            false,
+            |_| {},
+        )
+        .await
+    }
+
+    /// Saves `data` as a new file `path` on `computer`, never replacing one:
+    /// when the name is taken the node picks `NAME-1.EXT`, `NAME-2.EXT`, ...
+    /// atomically, and missing parent directories (inside its `files.roots`)
+    /// are created. [`Copied::dst`] says where it went (`COMPUTER:PATH`).
+    pub async fn save_new_file(
+        &self,
+        computer: &str,
+        path: &str,
+        data: Vec<u8>,
+    ) -> Result<Copied, MeshError> {
+        let dst = Location::Remote {
+            computer: computer.to_string(),
+            path: path.to_string(),
+        };
+        self.copy_from(
+            Source::Bytes(data),
+            "(content)".into(),
+            None,
+            &dst,
+            MAX_FILE_CHUNK_BYTES,
+            true,
             |_| {},
         )
         .await
@@ -274,10 +303,11 @@ impl Mesh {
                 (Source::Remote { computer, stat }, shown)
             }
         };
-        self.copy_from(source, shown, src.file_name(), dst, chunk, progress)
+        self.copy_from(source, shown, src.file_name(), dst, chunk, false, progress)
             .await
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn copy_from(
         &self,
         mut source: Source,
@@ -285,6 +315,7 @@ impl Mesh {
         name: Option<String>,
         dst: &Location,
         chunk: usize,
+        new_only: bool,
         mut progress: impl FnMut(Progress) + Send,
     ) -> Result<Copied, MeshError> {
         let chunk = chunk.clamp(1, MAX_FILE_CHUNK_BYTES);
@@ -298,7 +329,7 @@ impl Mesh {
             Source::Bytes(b) => b.len() as u64,
         };
         let upload_id = uuid::Uuid::now_v7().simple().to_string();
-        let mut sink = self.open_sink(dst, name, &upload_id).await?;
+        let mut sink = self.open_sink(dst, name, &upload_id, new_only).await?;
         let result = self
             .pump(&mut source, &mut sink, total, chunk, &mut progress)
             .await;
@@ -392,6 +423,7 @@ impl Mesh {
                     computer,
                     path,
                     upload_id,
+                    new_only,
                 } => {
                     let op = Op::WriteFile(WriteChunk {
                         path: path.clone(),
@@ -400,6 +432,8 @@ impl Mesh {
                         size: total,
                         data,
                         done: sha.clone(),
+                        exclusive: *new_only,
+                        make_dirs: *new_only,
                     });
                     match self.call(computer, op).await? {
                         ReplyBody::FileWritten(w) => written = Some(w),
@@ -477,6 +511,7 @@ impl Mesh {
         dst: &Location,
         name: Option<String>,
         upload_id: &str,
+        new_only: bool,
     ) -> Result<Sink, MeshError> {
         let no_name = |d: &dyn fmt::Display| {
             MeshError::BadInput(format!(
@@ -506,6 +541,9 @@ impl Mesh {
                 let computer = self.resolve_computer(computer).await?;
                 let into_dir = if path.ends_with('/') || path.is_empty() {
                     true
+                } else if new_only {
+                    // A taken name (even a directory's) gets a numbered one on the node.
+                    false
                 } else {
                     match self.stat_file(&computer, path, false).await {
                         Ok(s) => s.is_dir,
@@ -530,6 +568,7 @@ impl Mesh {
                     computer,
                     path,
                     upload_id: upload_id.to_string(),
+                    new_only,
                 })
             }
         }

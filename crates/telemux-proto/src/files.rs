@@ -96,6 +96,34 @@ pub struct WriteChunk {
     /// temporary file over the target.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub done: Option<String>,
+    /// Never replace an existing file: when the target's name is taken at
+    /// the moment the upload is put in place, the node picks the first free
+    /// one of `NAME-1.EXT`, `NAME-2.EXT`, ... (atomically: a taken name is
+    /// never overwritten) and reports it as [`FileWritten::path`]. Absent
+    /// (false) from older peers, which replace the target.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub exclusive: bool,
+    /// Create the target's missing parent directories (inside the node's
+    /// `files.roots` only) with the first chunk. Absent (false) from older peers.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub make_dirs: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// The `n`th alternative to file name `name` for an exclusive upload:
+/// `report.pdf` → `report-1.pdf`, `report-2.pdf`; `notes` → `notes-1`;
+/// `n` 0 is `name` itself.
+pub fn numbered_name(name: &str, n: u32) -> String {
+    if n == 0 {
+        return name.to_string();
+    }
+    match name.rfind('.') {
+        Some(i) if i > 0 => format!("{}-{n}{}", &name[..i], &name[i..]),
+        _ => format!("{name}-{n}"),
+    }
 }
 
 impl std::fmt::Debug for WriteChunk {
@@ -108,6 +136,8 @@ impl std::fmt::Debug for WriteChunk {
             .field("size", &self.size)
             .field("data_len", &self.data.len())
             .field("done", &self.done)
+            .field("exclusive", &self.exclusive)
+            .field("make_dirs", &self.make_dirs)
             .finish()
     }
 }
@@ -180,6 +210,8 @@ mod tests {
                 size: u64::MAX,
                 data: vec![0xff; MAX_FILE_CHUNK_BYTES],
                 done: Some("a".repeat(64)),
+                exclusive: true,
+                make_dirs: true,
             }),
         };
         let env = Envelope::seal("sender", &req).expect("a full write chunk fits");
@@ -213,6 +245,35 @@ mod tests {
         assert_eq!(part_name("a.txt", "u1"), ".a.txt.telemux-u1.part");
         assert!(is_part_name(&part_name("a.txt", "u1")));
         assert!(!is_part_name("a.txt"));
+        assert_eq!(numbered_name("a.txt", 0), "a.txt");
+        assert_eq!(numbered_name("a.tar.gz", 2), "a.tar-2.gz");
+        assert_eq!(numbered_name("notes", 1), "notes-1");
+    }
+
+    #[test]
+    fn an_old_peer_without_the_new_flags_still_parses() {
+        #[derive(Serialize)]
+        struct Old {
+            path: String,
+            upload_id: String,
+            offset: u64,
+            size: u64,
+            #[serde(with = "serde_bytes")]
+            data: Vec<u8>,
+        }
+        let old = Old {
+            path: "p".into(),
+            upload_id: "u".into(),
+            offset: 0,
+            size: 1,
+            data: vec![1],
+        };
+        let bytes = rmp_serde::to_vec_named(&old).unwrap();
+        let c: WriteChunk = rmp_serde::from_slice(&bytes).unwrap();
+        assert!(!c.exclusive && !c.make_dirs);
+        // And a plain chunk does not send them at all.
+        let plain = rmp_serde::to_vec_named(&c).unwrap();
+        assert!(!String::from_utf8_lossy(&plain).contains("exclusive"));
     }
 
     #[test]

@@ -207,6 +207,20 @@ pub struct TelegramSection {
     pub edit_interval_ms: u64,
     /// New messages per minute into one group (Telegram: about 20).
     pub group_messages_per_minute: usize,
+    /// Speech-to-text for voice notes: a program and its arguments (a TOML
+    /// array, or one string split like a shell would); the audio file's path
+    /// is added last and the text is read from its stdout.
+    pub stt_command: Option<SttCommand>,
+}
+
+/// `telegram.stt_command`: `["whisper-cli", "-f"]` or `"whisper-cli -f"`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum SttCommand {
+    /// The program and its arguments.
+    Argv(Vec<String>),
+    /// One string, split like a shell would.
+    Line(String),
 }
 impl Default for TelegramSection {
     fn default() -> Self {
@@ -220,6 +234,7 @@ impl Default for TelegramSection {
             poll_timeout_s: 25,
             edit_interval_ms: 1000,
             group_messages_per_minute: 20,
+            stt_command: None,
         }
     }
 }
@@ -474,6 +489,27 @@ mod tests {
             Ok(_) => String::new(),
             Err(e) => describe(e),
         }
+    }
+
+    #[test]
+    fn stt_command_is_an_array_or_one_string() {
+        let load = |text: &str| {
+            Figment::from(Serialized::defaults(Config::default()))
+                .merge(Toml::string(text))
+                .extract::<Config>()
+                .expect("a valid config")
+                .telegram
+                .stt_command
+        };
+        assert!(load("").is_none());
+        assert!(matches!(
+            load("[telegram]\nstt_command = [\"whisper-cli\", \"-f\"]\n"),
+            Some(SttCommand::Argv(v)) if v == ["whisper-cli", "-f"]
+        ));
+        assert!(matches!(
+            load("[telegram]\nstt_command = \"sh /opt/stt.sh\"\n"),
+            Some(SttCommand::Line(s)) if s == "sh /opt/stt.sh"
+        ));
     }
 
     #[test]

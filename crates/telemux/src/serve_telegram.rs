@@ -9,7 +9,7 @@ use telemux_gateway::telegram::{self, Pace, TelegramConfig};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::Config;
+use crate::config::{Config, SttCommand};
 
 /// Starts the Telegram bot when `telegram.token` is set; `None` otherwise.
 pub async fn start(
@@ -27,6 +27,16 @@ pub async fn start(
             .to_string(),
         (None, None) => return Ok(None),
     };
+    let stt_command = match &t.stt_command {
+        None => None,
+        Some(SttCommand::Argv(v)) => Some(v.clone()).filter(|v| !v.is_empty()),
+        Some(SttCommand::Line(s)) if s.trim().is_empty() => None,
+        Some(SttCommand::Line(s)) => {
+            Some(telegram::voice::split_command(s).with_context(|| {
+                format!("telegram.stt_command {s:?} does not split into words (an unclosed quote?)")
+            })?)
+        }
+    };
     let tcfg = TelegramConfig {
         token,
         api_url: t.api_url.clone(),
@@ -38,6 +48,7 @@ pub async fn start(
             per_chat: Duration::from_millis(t.edit_interval_ms),
             group_per_minute: t.group_messages_per_minute.max(1),
         },
+        stt_command,
     };
     // Authorization first: refuse before anything runs.
     telegram::validate(&tcfg)?;

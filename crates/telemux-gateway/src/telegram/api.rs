@@ -116,6 +116,8 @@ impl ApiError {
 pub struct BotClient {
     /// `<api_url>/bot<token>`; never logged.
     base: String,
+    /// `<api_url>/file/bot<token>`, where `getFile`'s paths are downloaded; never logged.
+    file_base: String,
     http: reqwest::Client,
 }
 
@@ -138,10 +140,47 @@ impl BotClient {
                 method: "client".into(),
                 cause: e.without_url().to_string(),
             })?;
+        let api_url = api_url.trim_end_matches('/');
         Ok(BotClient {
-            base: format!("{}/bot{}", api_url.trim_end_matches('/'), token),
+            base: format!("{api_url}/bot{token}"),
+            file_base: format!("{api_url}/file/bot{token}"),
             http,
         })
+    }
+
+    /// Downloads `file_path` (as `getFile` gave it), refusing more than `max` bytes.
+    pub async fn download(&self, file_path: &str, max: u64) -> Result<Vec<u8>, ApiError> {
+        let method = "file download";
+        let http = |e: reqwest::Error| ApiError::Http {
+            method: method.to_string(),
+            cause: e.without_url().to_string(),
+        };
+        let mut response = self
+            .http
+            .get(format!("{}/{file_path}", self.file_base))
+            .send()
+            .await
+            .map_err(http)?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(ApiError::Api {
+                method: method.to_string(),
+                code: u64::from(status.as_u16()),
+                description: status.to_string(),
+                retry_after: None,
+            });
+        }
+        let mut out = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(http)? {
+            out.extend_from_slice(&chunk);
+            if out.len() as u64 > max {
+                return Err(ApiError::Decode {
+                    method: method.to_string(),
+                    cause: format!("the file is larger than {max} bytes"),
+                });
+            }
+        }
+        Ok(out)
     }
 
     async fn decode<Output: DeserializeOwned>(

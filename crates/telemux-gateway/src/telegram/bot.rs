@@ -1,5 +1,6 @@
 //! [`Bot`]: what every task of one lease period shares (configuration, API
-//! client, mesh, outbox, watcher table), and [`Here`], where an answer goes.
+//! client, mesh, outbox, watcher table, typing topics, pending transcripts),
+//! and [`Here`], where an answer goes.
 //!
 //! A leaf on purpose: the poller, commands, topics and agents all take a
 //! `&Bot`, and none of them has to import another to get it.
@@ -9,7 +10,10 @@ use std::collections::HashMap;
 use telemux_bus::Bus;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
-use super::{api::BotClient, config::TelegramConfig, outbox::Outbox};
+use super::{
+    api::BotClient, config::TelegramConfig, outbox::Outbox, transcripts::Transcripts,
+    typing::Typing,
+};
 use telemux_client::Mesh;
 
 /// Everything a lease holder's tasks share.
@@ -22,6 +26,10 @@ pub struct Bot {
     pub mesh: Mesh,
     /// The one sender.
     pub outbox: Outbox,
+    /// Topics whose agent works ("typing…"; its task runs in the poller's lease period).
+    pub typing: std::sync::Arc<Typing>,
+    /// Voice notes' transcripts waiting for Send / Edit / Cancel.
+    pub transcripts: Transcripts,
     /// Session key → its watcher's token.
     pub(crate) watchers: std::sync::Mutex<HashMap<String, CancellationToken>>,
     /// Serializes topic creation, so one session never gets two topics.
@@ -37,6 +45,8 @@ impl Bot {
     pub fn new(cfg: TelegramConfig, api: BotClient, mesh: Mesh, cancel: CancellationToken) -> Bot {
         Bot {
             outbox: Outbox::new(cfg.pace),
+            typing: Default::default(),
+            transcripts: Default::default(),
             cfg,
             api,
             mesh,

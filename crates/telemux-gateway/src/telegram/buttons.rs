@@ -13,6 +13,10 @@
 //! An agent's question gets one button per choice, `a:THREAD:PROMPT_ID:NUMBER`:
 //! the topic names the session (as for key buttons) and the prompt id makes
 //! a press on an old question fail as stale instead of answering a new one.
+//!
+//! A voice note's transcript gets Send / Edit / Cancel, `v:THREAD:MESSAGE:s|e|c`,
+//! where MESSAGE is the voice note's message id (the key of the transcript the
+//! gateway holds until one of them is pressed).
 
 use frankenstein::types::{InlineKeyboardButton, InlineKeyboardMarkup};
 use telemux_proto::AgentPrompt;
@@ -78,6 +82,39 @@ impl SessionKey {
     }
 }
 
+/// What a transcript's button does with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VoiceAction {
+    /// Type it into the session (with Enter).
+    Send,
+    /// Let the user send a corrected text instead.
+    Edit,
+    /// Drop it.
+    Cancel,
+}
+
+impl VoiceAction {
+    /// Every action, in the order the buttons show.
+    pub const ALL: [VoiceAction; 3] = [VoiceAction::Send, VoiceAction::Edit, VoiceAction::Cancel];
+
+    fn code(self) -> &'static str {
+        match self {
+            VoiceAction::Send => "s",
+            VoiceAction::Edit => "e",
+            VoiceAction::Cancel => "c",
+        }
+    }
+
+    /// The button label.
+    pub fn label(self) -> &'static str {
+        match self {
+            VoiceAction::Send => "✅ Send",
+            VoiceAction::Edit => "✏️ Edit",
+            VoiceAction::Cancel => "✖️ Cancel",
+        }
+    }
+}
+
 /// What a pressed button asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Button {
@@ -102,6 +139,15 @@ pub enum Button {
         prompt_id: String,
         /// The choice's number on screen.
         number: u32,
+    },
+    /// Do `action` with the transcript of voice note `message` in topic `thread`.
+    Voice {
+        /// The topic whose session gets the text.
+        thread: i32,
+        /// The voice note's message id: the transcript's key.
+        message: i32,
+        /// What to do.
+        action: VoiceAction,
     },
 }
 
@@ -153,7 +199,8 @@ impl Button {
         match self {
             Button::Key { thread, .. }
             | Button::Shot { thread }
-            | Button::Answer { thread, .. } => *thread,
+            | Button::Answer { thread, .. }
+            | Button::Voice { thread, .. } => *thread,
         }
     }
 
@@ -168,6 +215,11 @@ impl Button {
                 prompt_id,
                 number,
             } => format!("a:{thread}:{prompt_id}:{number}"),
+            Button::Voice {
+                thread,
+                message,
+                action,
+            } => format!("v:{thread}:{message}:{}", action.code()),
         }
     }
 
@@ -202,9 +254,40 @@ impl Button {
                     number: digits(number)?,
                 })
             }
+            ["v", thread, message, action] => Ok(Button::Voice {
+                thread: digits(thread)?,
+                message: digits(message)?,
+                action: VoiceAction::ALL
+                    .into_iter()
+                    .find(|a| a.code() == *action)
+                    .ok_or(UnknownButton::Malformed)?,
+            }),
             _ => Err(UnknownButton::Malformed),
         }
     }
+}
+
+/// Send / Edit / Cancel under the transcript of voice note `message` in topic `thread`.
+pub fn voice_keyboard(thread: i32, message: i32) -> InlineKeyboardMarkup {
+    let row = VoiceAction::ALL
+        .into_iter()
+        .map(|action| {
+            InlineKeyboardButton::builder()
+                .text(action.label())
+                .callback_data(
+                    Button::Voice {
+                        thread,
+                        message,
+                        action,
+                    }
+                    .encode(),
+                )
+                .build()
+        })
+        .collect();
+    InlineKeyboardMarkup::builder()
+        .inline_keyboard(vec![row])
+        .build()
 }
 
 /// The text of a choice's button: `2. Yes, and always allow …`, cut to
@@ -268,6 +351,22 @@ pub fn session_keyboard(thread: Option<i32>) -> Option<InlineKeyboardMarkup> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn voice_buttons_round_trip_within_the_limit() {
+        for action in VoiceAction::ALL {
+            let b = Button::Voice {
+                thread: i32::MAX,
+                message: i32::MAX,
+                action,
+            };
+            let data = b.encode();
+            assert!(data.len() <= MAX_CALLBACK_DATA, "{data}");
+            assert_eq!(Button::decode(&data), Ok(b));
+        }
+        assert!(Button::decode("v:1:2:x").is_err());
+        assert!(Button::decode("v:1:-2:s").is_err());
+    }
 
     #[test]
     fn every_button_round_trips_within_the_limit() {

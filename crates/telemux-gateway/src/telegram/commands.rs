@@ -23,9 +23,10 @@ use super::{
     bot::{Bot, Here},
     buttons::Button,
     error::CommandError,
+    files,
     html::escape,
     live::{exit_footer, Live},
-    shot, topics,
+    shot, topics, voice,
 };
 use telemux_client::{mesh::ago, RunRequest};
 
@@ -71,7 +72,9 @@ pub fn help() -> String {
         "/kill — end the session",
         "/output — the whole scrollback as a file",
         "/screenshot — a picture of the screen",
+        "/get PATH — a file from the session's computer (relative to its directory)",
         "",
+        "Send a file or photo into a session's topic to save it on that computer (.telemux/inbox/ in the session's directory) and type its path; a voice note is transcribed (telegram.stt_command) and sent after you press Send.",
         "In a session's topic, anything you type is sent to it followed by Enter; /keys, /cancel, /kill, /output and /screenshot act on it. Elsewhere give the session first: /kill MozBook/api.",
         "An agent's topic shows its state under the live message, and a new message (so your phone buzzes) when it asks you something — with one button per choice — or finishes its turn, quoting its answer.",
     ]
@@ -80,7 +83,6 @@ pub fn help() -> String {
 
 /// Handles a message from an allowed user.
 pub async fn on_message(bot: &Arc<Bot>, m: Message) {
-    let Some(text) = m.text.clone() else { return };
     let thread = if m.is_topic_message == Some(true) {
         m.message_thread_id
     } else {
@@ -90,6 +92,28 @@ pub async fn on_message(bot: &Arc<Bot>, m: Message) {
         chat: m.chat.id,
         thread,
     };
+    if m.voice.is_some() {
+        // Transcribing takes a while: its own task, so the topic's lane goes on.
+        let bot2 = bot.clone();
+        bot.tracker.spawn(async move {
+            if let Err(e) = voice::received(&bot2, here, &m).await {
+                reply(&bot2, here, format!("⚠️ {}", escape(&e.to_string())));
+            }
+        });
+        return;
+    }
+    if files::is_file(&m) {
+        // In the lane: the path is typed before what the user sends next.
+        let result = match files::topic_session(bot, here).await {
+            Ok(addr) => files::received(bot, here, &addr, &m).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = result {
+            reply(bot, here, format!("⚠️ {}", escape(&e.to_string())));
+        }
+        return;
+    }
+    let Some(text) = m.text.clone() else { return };
     let topic_session = match thread {
         Some(t) => topics::session_of_thread(bot, t).await,
         None => None,
@@ -116,13 +140,8 @@ async fn send_text(bot: &Arc<Bot>, here: Here, addr: &str, text: &str) -> Result
     Ok(())
 }
 
-/// Makes sure an addressed session in its topic has a running watcher.
 fn watch_addressed(bot: &Arc<Bot>, here: Here, addr: &str) {
-    if let (Some(t), Ok(a)) = (here.thread, SessionAddr::parse(addr)) {
-        if let Some(c) = a.computer {
-            topics::ensure_watch(bot, &c, &a.session, t, None);
-        }
-    }
+    topics::watch_addressed(bot, here, addr);
 }
 
 /// The session a command acts on: the topic's, else the first argument.
@@ -224,6 +243,15 @@ async fn command(
             let bot2 = bot.clone();
             bot.tracker.spawn(async move {
                 if let Err(e) = output(&bot2, here, &addr).await {
+                    reply(&bot2, here, format!("⚠️ {}", escape(&e.to_string())));
+                }
+            });
+        }
+        "get" => {
+            let (addr, path) = target(&topic, args, "/get session PATH")?;
+            let (bot2, path) = (bot.clone(), path.to_string());
+            bot.tracker.spawn(async move {
+                if let Err(e) = files::get(&bot2, here, &addr, &path).await {
                     reply(&bot2, here, format!("⚠️ {}", escape(&e.to_string())));
                 }
             });
@@ -408,6 +436,14 @@ pub async fn on_callback(bot: &Arc<Bot>, q: CallbackQuery) {
             let p = agents::answer_button(bot, &q, thread, &prompt_id, number).await;
             (p.toast, p.edit)
         }
+        Ok(Button::Voice {
+            thread,
+            message,
+            action,
+        }) => match voice::pressed(bot, &q, thread, message, action).await {
+            Ok(t) => (t, None),
+            Err(e) => (format!("⚠️ {e}"), None),
+        },
         Err(e) => (format!("⚠️ {}", CommandError::from(e)), None),
     };
     let params = AnswerCallbackQueryParams {

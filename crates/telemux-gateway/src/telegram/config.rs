@@ -21,6 +21,10 @@ pub struct TelegramConfig {
     pub poll_timeout: Duration,
     /// Call pacing per chat.
     pub pace: Pace,
+    /// The speech-to-text program and its arguments for voice notes (the
+    /// audio file's path is added last; the text is its stdout); `None`:
+    /// voice notes are answered with how to set `telegram.stt_command`.
+    pub stt_command: Option<Vec<String>>,
 }
 
 impl std::fmt::Debug for TelegramConfig {
@@ -30,6 +34,7 @@ impl std::fmt::Debug for TelegramConfig {
             .field("api_url", &self.api_url)
             .field("allowed_users", &self.allowed_users)
             .field("chat_id", &self.chat_id)
+            .field("stt_command", &self.stt_command)
             .finish()
     }
 }
@@ -45,6 +50,7 @@ impl TelegramConfig {
             lease_ttl: Duration::from_secs(5),
             poll_timeout: Duration::from_secs(25),
             pace: Pace::default(),
+            stt_command: None,
         }
     }
 }

@@ -33,6 +33,19 @@ pub enum CommandError {
     /// Telegram refused a direct call (an upload).
     #[error(transparent)]
     Api(#[from] ApiError),
+    /// A file over one of Telegram's limits for bots.
+    #[error("{} is over Telegram's {} MB limit for bots to {what}", size.map_or("this file".to_string(), |n| format!("this file ({n} bytes)")), limit / (1024 * 1024))]
+    TooBig {
+        /// `download` (`getFile`, 20 MB) or `upload` (`sendDocument`, 50 MB).
+        what: String,
+        /// The file's size, when known.
+        size: Option<u64>,
+        /// The limit in bytes.
+        limit: u64,
+    },
+    /// The speech-to-text command is not configured, failed, or heard nothing.
+    #[error("{0}")]
+    Stt(String),
     /// Telegram kept answering 429.
     #[error("Telegram kept asking us to wait; try again later")]
     RateLimited,

@@ -11,8 +11,13 @@
 //!   read, and [`bot::Bot`], what every task of a lease period shares.
 //! * [`topics`] — one forum topic per session, map persisted in Redis, and the
 //!   watcher that turns a session's output stream into live messages.
+//! * [`typing`], [`transcripts`] — leaves: "typing…" while a topic's agent
+//!   works (one task), and voice transcripts waiting for their buttons.
 //! * [`agents`] — `/claude` and the other agent commands, `/projects`.
 //! * [`shot`] — `/screenshot`: the screen as a photo; uploads with 429 retries.
+//! * [`files`] — documents and photos sent into a topic saved on the
+//!   session's computer, and `/get PATH` back as a document.
+//! * [`voice`] — voice notes through `telegram.stt_command`, with Send / Edit / Cancel.
 //! * [`commands`] — `/computers`, `/sessions`, `/new`, `/run`, `/keys`, ...
 //! * [`auth`] — only `telegram.allowed_users`; everything else is dropped first.
 //! * [`dispatch`] — updates handled concurrently, in order per chat/topic,
@@ -28,6 +33,7 @@ pub mod commands;
 pub mod config;
 pub mod dispatch;
 pub mod error;
+pub mod files;
 pub mod html;
 pub mod live;
 pub mod notify;
@@ -36,6 +42,9 @@ pub mod poller;
 pub mod shot;
 pub mod sweep;
 pub mod topics;
+pub mod transcripts;
+pub mod typing;
+pub mod voice;
 
 use thiserror::Error;
 use tokio_util::sync::CancellationToken;

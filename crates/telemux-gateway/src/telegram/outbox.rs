@@ -217,6 +217,17 @@ impl Outbox {
         self.lock().budgets.entry(chat).or_default().blocked_until = Some(Instant::now() + d);
     }
 
+    /// Whether `chat` is inside a 429's `retry_after` (or a pause after a
+    /// network error) now: callers that may simply skip a call (the typing
+    /// indicator) skip it.
+    pub fn blocked(&self, chat: i64) -> bool {
+        self.lock()
+            .budgets
+            .get(&chat)
+            .and_then(|b| b.blocked_until)
+            .is_some_and(|t| t > Instant::now())
+    }
+
     /// Total segments held, for tests and bounds.
     pub fn held(&self) -> usize {
         self.lock().slots.values().map(|s| s.live.len()).sum()

@@ -71,6 +71,7 @@ pub fn command_list() -> Vec<BotCommand> {
         ("kill", "kill this topic's session"),
         ("output", "whole scrollback as a file"),
         ("screenshot", "a picture of this topic's session screen"),
+        ("get", "path — a file from this topic's session computer"),
         ("help", "what the bot can do"),
     ]
     .into_iter()
@@ -138,6 +139,12 @@ async fn serve(
             .clone()
             .run(api.clone(), mesh.bus().clone(), active.clone()),
     );
+    bot.tracker.spawn(super::typing::run(
+        bot.typing.clone(),
+        api.clone(),
+        bot.outbox.clone(),
+        active.clone(),
+    ));
     bot.tracker.spawn(renew(
         mesh.bus().clone(),
         holder.to_string(),

@@ -13,7 +13,7 @@ use std::{sync::Arc, time::Duration};
 
 use frankenstein::{methods::CreateForumTopicParams, AsyncTelegramApi};
 use telemux_bus::{Cursor, OutputReader};
-use telemux_proto::{now_ms, ComputerName, OutputEvent, SessionAddr, SessionName};
+use telemux_proto::{now_ms, AgentState, ComputerName, OutputEvent, SessionAddr, SessionName};
 
 use super::{
     bot::{Bot, Here},
@@ -111,6 +111,15 @@ pub async fn session_of_thread(bot: &Bot, thread: i32) -> Option<String> {
         .await
         .ok()
         .flatten()
+}
+
+/// Makes sure an addressed session in its topic has a running watcher.
+pub fn watch_addressed(bot: &Arc<Bot>, here: Here, addr: &str) {
+    if let (Some(t), Ok(a)) = (here.thread, SessionAddr::parse(addr)) {
+        if let Some(c) = a.computer {
+            ensure_watch(bot, &c, &a.session, t, None);
+        }
+    }
 }
 
 /// Starts the watcher of `c/s` unless one runs.
@@ -260,6 +269,7 @@ async fn watch(
                     ..
                 } = &r.event
                 {
+                    bot.typing.set(chat, thread, *state == AgentState::Working);
                     let now = tokio::time::Instant::now().into_std();
                     if let Some(n) = notifier.on_record(
                         &addr,
@@ -276,6 +286,7 @@ async fn watch(
             }
         }
         if closed {
+            bot.typing.set(chat, thread, false);
             tracing::info!(computer = %c, session = %s, "session closed; its topic stays");
             bot.outbox.close(&slot);
             if let Err(e) = bus.tg_del_live(&key).await {

@@ -203,6 +203,61 @@ pub(crate) async fn resolve_target(
     Ok((dir, name, target))
 }
 
+/// Where an exclusive upload to `path` goes: like [`resolve_target`], but
+/// the target is never resolved through an existing file (an exclusive
+/// upload never writes through or over it; it takes a numbered name).
+pub(crate) async fn resolve_new_target(
+    shared: &Shared,
+    path: &str,
+) -> Result<(PathBuf, String, PathBuf), OpError> {
+    let p = expand(shared, path)?;
+    let (Some(parent), Some(name)) = (p.parent(), p.file_name()) else {
+        return Err(OpError::new(
+            ErrorCode::BadInput,
+            format!("{path} names a directory, not a file; add the file name"),
+        ));
+    };
+    let dir = resolve_existing(shared, &parent.display().to_string()).await?;
+    let name = name.to_string_lossy().into_owned();
+    Ok((dir.clone(), name.clone(), dir.join(name)))
+}
+
+/// Creates the missing parent directories of `path`, one by one below its
+/// nearest existing ancestor, which must lie inside the roots (so nothing is
+/// ever created outside them, whatever symlinks lie on the way).
+pub(crate) async fn make_parent_dirs(shared: &Shared, path: &str) -> Result<(), OpError> {
+    let p = expand(shared, path)?;
+    let Some(parent) = p.parent() else {
+        return Ok(());
+    };
+    let mut missing = Vec::new();
+    let mut anc = parent.to_path_buf();
+    while tokio::fs::symlink_metadata(&anc).await.is_err() {
+        match (anc.file_name(), anc.parent()) {
+            (Some(n), Some(up)) => {
+                missing.push(n.to_os_string());
+                anc = up.to_path_buf();
+            }
+            _ => break,
+        }
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let mut dir = resolve_existing(shared, &anc.display().to_string()).await?;
+    for n in missing.into_iter().rev() {
+        dir.push(n);
+        match tokio::fs::create_dir(&dir).await {
+            Ok(()) => {}
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(io_error(shared, &dir.display().to_string(), e)),
+        }
+    }
+    // Whatever was there already (a racing symlink) must still lead inside.
+    resolve_existing(shared, &parent.display().to_string()).await?;
+    Ok(())
+}
+
 /// Refuses what is not a regular file, or is larger than `files.max_bytes`.
 pub(crate) fn check_regular(shared: &Shared, path: &str, md: &Metadata) -> Result<(), OpError> {
     if md.is_dir() {

@@ -2,6 +2,10 @@
 //! `.NAME.telemux-UPLOAD_ID.part` beside the target (created 0600, never
 //! reused), checked against the sender's sha256 after the last chunk and
 //! only then renamed over the target. The target is never a partial file.
+//! An `exclusive` upload is never put over an existing file: it is hard-linked
+//! under the first free name of `NAME`, `NAME-1.EXT`, `NAME-2.EXT`, ... (a
+//! link fails on a taken name, so two uploads never pick the same one), and
+//! `make_dirs` creates the target's missing directories inside the roots.
 //!
 //! A failed chunk removes the temporary file (the requester does not retry
 //! chunks). An upload abandoned mid-way (the requester died, Redis went
@@ -17,7 +21,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use telemux_proto::files::{
-    is_part_name, is_sha256_hex, part_name, valid_upload_id, MAX_FILE_CHUNK_BYTES,
+    is_part_name, is_sha256_hex, numbered_name, part_name, valid_upload_id, MAX_FILE_CHUNK_BYTES,
 };
 use telemux_proto::{ErrorCode, FileWritten, ReplyBody, WriteChunk};
 use tokio_util::sync::CancellationToken;
@@ -34,6 +38,9 @@ pub(crate) const SWEEP_EVERY: Duration = Duration::from_secs(600);
 
 /// Mode of a new target file (an existing target keeps its own).
 const NEW_FILE_MODE: u32 = 0o644;
+
+/// How many numbered names an exclusive upload tries before giving up.
+const MAX_NUMBERED: u32 = 1000;
 
 fn records(shared: &Shared) -> PathBuf {
     shared.cfg.state_dir.join("uploads")
@@ -74,7 +81,14 @@ pub(crate) async fn write(shared: &Arc<Shared>, c: WriteChunk) -> Result<ReplyBo
         )));
     }
     path::check_size(shared, &c.path, c.size)?;
-    let (dir, name, target) = path::resolve_target(shared, &c.path).await?;
+    if c.make_dirs && c.offset == 0 {
+        path::make_parent_dirs(shared, &c.path).await?;
+    }
+    let (dir, name, target) = if c.exclusive {
+        path::resolve_new_target(shared, &c.path).await?
+    } else {
+        path::resolve_target(shared, &c.path).await?
+    };
     let part = dir.join(part_name(&name, &c.upload_id));
     let record = records(shared).join(&c.upload_id);
     if c.offset == 0 {
@@ -87,7 +101,7 @@ pub(crate) async fn write(shared: &Arc<Shared>, c: WriteChunk) -> Result<ReplyBo
     }
     let result = append(shared, &c, &part).await;
     let result = match (result, &c.done) {
-        (Ok(()), Some(sha)) => finish(shared, &c.path, &part, &target, sha).await,
+        (Ok(()), Some(sha)) => finish(shared, &c.path, &part, &target, sha, c.exclusive).await,
         (Ok(()), None) => {
             return Ok(ReplyBody::FileWritten(FileWritten {
                 path: target.display().to_string(),
@@ -100,7 +114,7 @@ pub(crate) async fn write(shared: &Arc<Shared>, c: WriteChunk) -> Result<ReplyBo
     // Done or failed: either way this upload is over.
     let _ = tokio::fs::remove_file(&part).await;
     let _ = tokio::fs::remove_file(&record).await;
-    result.map(|sha256| {
+    result.map(|(sha256, target)| {
         ReplyBody::FileWritten(FileWritten {
             path: target.display().to_string(),
             size: c.size,
@@ -166,14 +180,17 @@ async fn append(shared: &Shared, c: &WriteChunk, part: &Path) -> Result<(), OpEr
     }
 }
 
-/// Checks the assembled file against `want`, then renames it over `target`.
+/// Checks the assembled file against `want`, then renames it over `target`
+/// (`exclusive`: links it under the first free numbered name instead);
+/// returns its sha256 and where it now is.
 async fn finish(
     shared: &Shared,
     shown: &str,
     part: &Path,
     target: &Path,
     want: &str,
-) -> Result<String, OpError> {
+    exclusive: bool,
+) -> Result<(String, PathBuf), OpError> {
     let io = |e| path::io_error(shared, shown, e);
     let got = hash::file(part.to_path_buf()).await.map_err(io)?;
     if got != want {
@@ -187,16 +204,21 @@ async fn finish(
         Err(_) => NEW_FILE_MODE,
     };
     let (p, t) = (part.to_path_buf(), target.to_path_buf());
-    tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+    let placed = tokio::task::spawn_blocking(move || -> std::io::Result<PathBuf> {
         let f = std::fs::File::open(&p)?;
         f.set_permissions(std::fs::Permissions::from_mode(mode))?;
         // On disk before the rename, so a crash leaves the old file or the new, not an empty one.
         f.sync_all()?;
-        std::fs::rename(&p, &t)?;
-        if let Some(dir) = t.parent() {
+        let placed = if exclusive {
+            place_new(&p, &t)?
+        } else {
+            std::fs::rename(&p, &t)?;
+            t
+        };
+        if let Some(dir) = placed.parent() {
             std::fs::File::open(dir)?.sync_all()?;
         }
-        Ok(())
+        Ok(placed)
     })
     .await
     .map_err(|e| {
@@ -206,7 +228,32 @@ async fn finish(
         )
     })?
     .map_err(io)?;
-    Ok(got)
+    Ok((got, placed))
+}
+
+/// Links `part` under the first free name of `target`, `target-1.ext`, ...
+/// (a hard link never replaces a file, so this is atomic), then removes `part`.
+fn place_new(part: &Path, target: &Path) -> std::io::Result<PathBuf> {
+    let dir = target.parent().unwrap_or(Path::new("."));
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    for n in 0..MAX_NUMBERED {
+        let candidate = dir.join(numbered_name(&name, n));
+        match std::fs::hard_link(part, &candidate) {
+            Ok(()) => {
+                std::fs::remove_file(part)?;
+                return Ok(candidate);
+            }
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(std::io::Error::new(
+        ErrorKind::AlreadyExists,
+        format!("{name} and {MAX_NUMBERED} numbered names beside it are all taken"),
+    ))
 }
 
 /// Removes the temporary files of uploads idle for `older_than` (and
