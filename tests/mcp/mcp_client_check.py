@@ -51,6 +51,7 @@ TOOLS = {
     "read_file",
     "write_file",
     "wait_for_event",
+    "send_message",
 }
 
 

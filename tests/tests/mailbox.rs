@@ -4,13 +4,16 @@
 //! waiting for a busy shell survives `kill -9` of its node and is typed once
 //! after the restart; a target that never takes a message gets retries, then
 //! a dead letter, each visible in `events`; a time-to-live runs out; retry and
-//! drop; bad input refused.
+//! drop; bad input refused; MCP `send_message` with notify through the
+//! Python SDK (tests/mcp/mcp_mailbox_check.py).
 
+use std::path::Path;
 use std::time::Duration;
 
 use serde_json::Value;
 use telemux_tests::agents::AgentConfig;
-use telemux_tests::{wait_until, Mesh, RedisServer};
+use telemux_tests::pymcp::{self, run_script};
+use telemux_tests::{telemux_bin, wait_until, Mesh, RedisServer};
 
 const LONG: Duration = Duration::from_secs(60);
 
@@ -295,4 +298,43 @@ async fn a_message_never_taken_is_retried_then_dead_lettered_and_ttls_expire() {
         .await;
     assert_eq!(bad.code(), Some(2), "{bad:?}");
     assert_eq!(inbox(&m, "busy").await.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mcp_send_message_with_notify_brings_the_answer() {
+    let cfg = AgentConfig::new();
+    let m = mesh(&cfg).await;
+    m.cli
+        .run(&["new", "RasPi/bot", "--agent", "fake", "--cwd", "proj"])
+        .await
+        .ok();
+    m.cli.run(&["new", "RasPi/sh"]).await.ok();
+    wait_agent(&m, "bot", "idle").await;
+    m.cli.run(&["send", "RasPi/sh", "sleep 4"]).await.ok();
+    let Some(py) = pymcp::python(Path::new(env!("CARGO_TARGET_TMPDIR"))) else {
+        return;
+    };
+    let bin = telemux_bin();
+    let args = [
+        "--telemux",
+        bin.to_str().unwrap(),
+        "--agent",
+        "RasPi/bot",
+        "--shell",
+        "RasPi/sh",
+    ];
+    let out = run_script(
+        &m.cli,
+        &m.redis.url(),
+        &py,
+        &pymcp::script("mcp_mailbox_check.py"),
+        &args,
+    )
+    .await;
+    assert!(
+        out.success && out.stdout.contains("mcp mailbox check: all steps passed"),
+        "Python MCP client failed:\n{}\n{}",
+        out.stdout,
+        out.stderr
+    );
 }

@@ -123,6 +123,12 @@ impl Mesh {
 }
 
 impl Sent {
+    /// The event-stream position to wait for the answer from (`None`
+    /// without notify): `wait_for_event` with it misses nothing.
+    pub fn cursor(&self) -> Option<String> {
+        self.answers.as_ref().map(EventFeed::cursor)
+    }
+
     /// Waits up to `timeout` for the answer of a `notify` message.
     pub async fn answer(&mut self, timeout: Duration) -> Result<Answer, MeshError> {
         let id = self.delivery.letter.id.clone();

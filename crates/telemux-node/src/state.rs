@@ -41,6 +41,9 @@ pub(crate) struct WatcherHandle {
     pub input: Arc<InputGate>,
     /// Pid of the tmux server the session lived on when it was watched.
     pub server_pid: Option<u32>,
+    /// The last command the shell finished: its exit record number and
+    /// code (the mailbox answers `notify` messages to shells with it).
+    pub last_command: Option<(u64, i32)>,
 }
 
 /// Orders the input typed into one session: the operations that type, and a

@@ -5,6 +5,7 @@
 //! * [`agent_tools`] — `answer_prompt`, and the agent parts of other results.
 //! * [`shot_tool`] — `screenshot`: a session's screen as a PNG image.
 //! * [`event_tool`] — `wait_for_event`: the mesh event bus as a long poll.
+//! * [`mail_tool`] — `send_message`: queued delivery, optionally waiting for the answer.
 //! * [`file_tools`] — `read_file`, `write_file`: files within a computer's `files.roots`.
 //! * [`params`] — their JSON-Schema inputs and structured outputs.
 //! * [`output`] — bounding long output (head + tail) for a model.
@@ -21,6 +22,7 @@ pub mod agent_tools;
 pub mod event_tool;
 pub mod file_tools;
 pub mod http;
+pub mod mail_tool;
 pub mod output;
 pub mod page;
 pub mod params;
@@ -135,7 +137,8 @@ impl McpServer {
                 + Self::answer_router()
                 + Self::screenshot_router()
                 + Self::files_router()
-                + Self::events_router(),
+                + Self::events_router()
+                + Self::mail_router(),
         }
     }
 

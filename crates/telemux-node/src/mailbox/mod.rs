@@ -353,7 +353,7 @@ impl Mailbox {
             rx.mark_unchanged();
             w.changes = Some(rx);
         } else if d.letter.notify {
-            w.exits_before = self.last_exit(&t).await;
+            w.exits_before = self.last_command(&t).map(|(n, _)| n).unwrap_or(0);
         }
         if let Some(e) = self.entries.get_mut(id) {
             e.status = Status::Typed;
@@ -380,11 +380,12 @@ impl Mailbox {
         }
     }
 
-    async fn last_exit(&self, t: &crate::ops::Target) -> u64 {
-        match self.shared.tmux.exit_records(&t.session, 0).await {
-            Ok(r) => r.last().map(|r| r.n).unwrap_or(0),
-            Err(_) => 0,
-        }
+    /// The shell's last finished command as its watcher recorded it.
+    fn last_command(&self, t: &crate::ops::Target) -> Option<(u64, i32)> {
+        self.shared
+            .sessions
+            .with_handle(&t.session.key(), |h| h.last_command)
+            .flatten()
     }
 
     async fn delivered(&mut self, id: &str, now: u64) {
@@ -437,17 +438,11 @@ impl Mailbox {
             return self.answered(id, d, text, None).await;
         }
         let before = self.watches.get(id).map(|w| w.exits_before).unwrap_or(0);
-        let Ok(records) = self.shared.tmux.exit_records(&t.session, before).await else {
-            return;
-        };
-        if let Some(r) = records.first() {
-            self.answered(
-                id,
-                d,
-                format!("exit code {}", r.exit_code),
-                Some(r.exit_code),
-            )
-            .await;
+        if let Some((n, code)) = self.last_command(&t) {
+            if n > before {
+                self.answered(id, d, format!("exit code {code}"), Some(code))
+                    .await;
+            }
         }
     }
 

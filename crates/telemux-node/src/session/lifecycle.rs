@@ -146,6 +146,12 @@ impl Lifecycle {
             match p.shared.tmux.exit_records(&p.name, self.exits_seen).await {
                 Ok(records) => {
                     finished.extend(records.iter().map(|r| r.exit_code));
+                    if let Some(r) = records.last() {
+                        let last = Some((r.n, r.exit_code));
+                        p.shared
+                            .sessions
+                            .with_handle(&p.name.key(), |h| h.last_command = last);
+                    }
                     for r in records {
                         self.exits_seen = self.exits_seen.max(r.n);
                         tracing::debug!(computer = %computer, session = %p.name, n = r.n, code = r.exit_code, "command finished");

@@ -145,6 +145,7 @@ pub(crate) async fn start(
             agent_info: agent.as_ref().map(|a| a.info.clone()),
             input: Arc::default(),
             server_pid,
+            last_command: None,
         },
     );
     shared.sessions_changed.notify_one();
