@@ -24,6 +24,8 @@ const TOOLS: [&str; 14] = [
     "screenshot",
     "read_file",
     "write_file",
+    "wait_for_event",
+    "send_message",
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
