@@ -9,7 +9,7 @@ use std::time::Duration;
 use mcp_support::{call, err, ok, text, TestMesh};
 use serde_json::json;
 
-const TOOLS: [&str; 14] = [
+const TOOLS: &[&str] = &[
     "list_computers",
     "list_sessions",
     "list_projects",
