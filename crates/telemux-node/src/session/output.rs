@@ -1,6 +1,7 @@
-//! A session's output path: the control client's batches, coalesced for a
-//! few milliseconds, rendered into line records (split to a bounded size)
-//! or, for full-screen programs, captured frames.
+//! A session's output path: the control client's batches, coalesced while
+//! output keeps coming (the first bytes after a quiet spell go out at once),
+//! rendered into line records (split to a bounded size) or, for full-screen
+//! programs, captured frames.
 
 use std::time::Duration;
 
@@ -15,6 +16,10 @@ use crate::render::{Rendered, Renderer};
 /// bursts are split. With `node.output_maxlen` records kept per stream this
 /// bounds Redis memory per session (2000 × 2 × 16 KiB ≈ 64 MiB worst case).
 const RECORD_BYTES: usize = 16 * 1024;
+/// Output arriving within this long of the previous batch is part of a
+/// burst, and waits `node.coalesce` for more; output after a longer quiet
+/// spell (a prompt, an echoed key, a lone log line) is published at once.
+const BURST_GAP: Duration = Duration::from_millis(15);
 /// Least time between two captured frames of a full-screen program.
 const FRAME_INTERVAL: Duration = Duration::from_millis(50);
 /// Output an agent's screen is given to settle before it is classified again;
@@ -27,6 +32,8 @@ pub(super) struct Output {
     renderer: Renderer,
     last_frame: Vec<String>,
     last_frame_at: Option<Instant>,
+    /// When the previous batch arrived (bursts are coalesced, see [`BURST_GAP`]).
+    last_batch_at: Option<Instant>,
 }
 
 impl Output {
@@ -37,15 +44,24 @@ impl Output {
             renderer,
             last_frame: Vec::new(),
             last_frame_at: None,
+            last_batch_at: None,
         }
     }
 
-    /// Waits the coalescing window and merges whatever else arrived.
+    /// Within a burst, waits the coalescing window; then merges whatever
+    /// else arrived meanwhile.
     pub async fn coalesce(&mut self, p: &Publisher, mut batch: Batch) -> Batch {
         if batch.exited {
             return batch;
         }
-        tokio::time::sleep(p.shared.cfg.coalesce).await;
+        let now = Instant::now();
+        let in_burst = self
+            .last_batch_at
+            .is_some_and(|t| now.duration_since(t) < BURST_GAP);
+        self.last_batch_at = Some(now);
+        if in_burst {
+            tokio::time::sleep(p.shared.cfg.coalesce).await;
+        }
         if let Ok(more) = tokio::time::timeout(Duration::ZERO, self.ctl.next_batch()).await {
             batch.bytes.extend_from_slice(&more.bytes);
             batch.dropped += more.dropped;
