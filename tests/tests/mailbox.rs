@@ -338,3 +338,58 @@ async fn mcp_send_message_with_notify_brings_the_answer() {
         out.stderr
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_messages_across_a_redis_restart_and_a_node_kill_arrive_once_each() {
+    let mut m = Mesh::start_with(RedisServer::start_persistent(), &["RasPi"], |o| o).await;
+    m.cli.run(&["new", "RasPi/sh"]).await.ok();
+    m.cli.run(&["send", "RasPi/sh", "sleep 5"]).await.ok();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut ids = Vec::new();
+    for n in 1..=10 {
+        // The typed line says `$((100+n))`; only its output says `m-10n`.
+        let text = format!("echo m-$((100+{n}))");
+        let out = m
+            .cli
+            .run(&["--json", "send", "RasPi/sh", &text, "--when", "ready"])
+            .await;
+        ids.push(queued_id(&out));
+    }
+    m.redis.stop();
+    m.redis.start_again();
+    m.nodes[0].kill9();
+    m.nodes[0].start_again();
+    m.wait_online("RasPi", true).await;
+    let all: Vec<String> = (101..=110).map(|n| format!("m-{n}")).collect();
+    wait_until("all ten to be typed", LONG, || async {
+        let s = m.cli.run(&["read", "RasPi/sh", "--lines", "300"]).await;
+        let text = s.ok().to_string();
+        let missing: Vec<&String> = all.iter().filter(|w| !text.contains(w.as_str())).collect();
+        missing.is_empty().then_some(()).ok_or(missing.len())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let screen = m.cli.run(&["read", "RasPi/sh", "--lines", "300"]).await;
+    for w in &all {
+        assert_eq!(
+            screen.ok().matches(&format!("{w}\n")).count(),
+            1,
+            "{w} printed once:\n{}",
+            screen.ok()
+        );
+    }
+    let inbox = inbox(&m, "sh").await;
+    assert_eq!(inbox.len(), 10, "{inbox:?}");
+    assert!(
+        inbox
+            .iter()
+            .all(|d| d["status"] == "delivered" && d["attempts"] == 1),
+        "{inbox:?}"
+    );
+    let listed: Vec<&str> = inbox.iter().map(|d| d["id"].as_str().unwrap()).collect();
+    assert_eq!(
+        listed,
+        ids.iter().map(String::as_str).collect::<Vec<_>>(),
+        "oldest first"
+    );
+}

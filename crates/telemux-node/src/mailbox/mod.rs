@@ -255,6 +255,15 @@ impl Mailbox {
     async fn tick(&mut self) {
         let now = now_ms();
         let ids: Vec<String> = self.entries.keys().cloned().collect();
+        // One message in flight per session: the next waits until the
+        // previous one was taken (an agent typed at twice would get the
+        // second prompt mid-turn; a shell, while the first command runs).
+        let mut in_flight: HashSet<String> = self
+            .entries
+            .values()
+            .filter(|d| d.status == Status::Typed)
+            .map(|d| d.letter.session.to_ascii_lowercase())
+            .collect();
         for id in ids {
             let Some(d) = self.entries.get(&id).cloned() else {
                 continue;
@@ -267,14 +276,24 @@ impl Mailbox {
                 }
                 continue;
             }
-            self.advance(&id, d, now).await;
+            let session = d.letter.session.to_ascii_lowercase();
+            let blocked = d.status == Status::Pending && in_flight.contains(&session);
+            self.advance(&id, d, now, blocked).await;
+            if self
+                .entries
+                .get(&id)
+                .is_some_and(|e| e.status == Status::Typed)
+            {
+                in_flight.insert(session);
+            }
         }
         for id in std::mem::take(&mut self.dirty) {
             self.save(&id).await;
         }
     }
 
-    async fn advance(&mut self, id: &str, d: Delivery, now: u64) {
+    /// One step for `d`; `blocked`: another message to its session is in flight.
+    async fn advance(&mut self, id: &str, d: Delivery, now: u64, blocked: bool) {
         let target = match crate::ops::resolve(&self.shared, &d.letter.session).await {
             Ok(t) => t,
             Err(e) if e.code == ErrorCode::NoSuchSession => {
@@ -286,9 +305,10 @@ impl Mailbox {
             Err(_) => return,
         };
         let view = self.view(&target).await;
-        let is_ready = view
-            .as_ref()
-            .is_some_and(|v| rules::ready(d.letter.when, v));
+        let is_ready = !blocked
+            && view
+                .as_ref()
+                .is_some_and(|v| rules::ready(d.letter.when, v));
         let accepted = match self.watches.get_mut(id).and_then(|w| w.changes.as_mut()) {
             Some(rx) => rx.has_changed().unwrap_or(true),
             // A shell (or an agent not watched): typing is taking.
