@@ -48,6 +48,7 @@ TOOLS = {
     "wait_for",
     "kill_session",
     "screenshot",
+    "search_output",
     "read_file",
     "write_file",
     "wait_for_event",

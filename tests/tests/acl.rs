@@ -119,6 +119,9 @@ async fn node_and_client_users_run_the_mesh_and_are_refused_the_rest() {
     .await;
     let text = cli.run(&["tail", "AclPi/work"]).await;
     assert!(text.ok().contains("acl-42"), "{text:?}");
+    // The node answers a search from its own streams (XRANGE) under its user.
+    let found = cli.run(&["grep", "acl-4[2]", "--json"]).await;
+    assert!(found.ok().contains("\"line\":\"acl-42\""), "{found:?}");
     cli.run(&["sessions", "AclPi"]).await.ok();
     cli.run(&["status", "AclPi"]).await.ok();
     let doctor = cli.run(&["doctor", "--json"]).await;

@@ -2,7 +2,7 @@
 //! server and Telegram bot in `telemux-gateway`): [`Mesh`] resolves the names
 //! users type and routes requests to the node that owns a session, [`run`]
 //! runs a command to its exit, [`events`] follows the mesh event bus,
-//! [`mailbox`] queues messages for sessions, [`files`] copies files, [`screenshot`] draws a session's screen as a
+//! [`mailbox`] queues messages for sessions, [`search`] greps retained output, [`files`] copies files, [`screenshot`] draws a session's screen as a
 //! PNG, and [`view`] is the one way output records
 //! become text and JSON.
 
@@ -14,6 +14,7 @@ pub mod mailbox;
 pub mod mesh;
 pub mod run;
 pub mod screenshot;
+pub mod search;
 pub mod view;
 pub mod watch;
 
@@ -24,4 +25,5 @@ pub use mailbox::{Answer, Message, Sent};
 pub use mesh::{Created, Mesh, MeshError};
 pub use run::{RunOutcome, RunRequest};
 pub use screenshot::Screenshot;
+pub use search::{hit_json, hit_line, outcome_json, SearchOutcome, SearchQuery};
 pub use watch::{MeshWatch, Refresh, WatchUpdate};

@@ -20,6 +20,7 @@ pub mod mailbox;
 pub mod messages;
 pub mod names;
 pub mod screen;
+pub mod search;
 
 pub use agent::{AgentPrompt, ChoiceError, PromptChoice, ToolCall, Turn, Usage};
 pub use auth::{AuthError, MeshKey, ReplayGuard};
@@ -32,3 +33,4 @@ pub use mailbox::{Delivery, Letter, When};
 pub use messages::*;
 pub use names::{ComputerName, SessionAddr, SessionName};
 pub use screen::Snapshot;
+pub use search::{Found, Hit, PatternError};

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::files::{FileChunk, FileStat, FileWritten, WriteChunk};
 use crate::mailbox::{Delivery, Letter};
+use crate::search::Found;
 use crate::{AgentPrompt, ComputerName, Message, Snapshot, Turn, Usage};
 
 /// What a node says about itself in the registry (and heartbeats).
@@ -279,6 +280,18 @@ pub enum Op {
     MailboxRetry { id: String },
     /// Remove a message that is not delivered yet.
     MailboxDrop { id: String },
+    /// Lines of retained output matching `pattern` ([`crate::search`]): of
+    /// every session, or of `session`; only records published at or after
+    /// `since_ms` (0: all); at most `max_results` hits. The node's work is
+    /// bounded by the limits in [`crate::search`].
+    Search {
+        pattern: String,
+        #[serde(default)]
+        session: Option<String>,
+        #[serde(default)]
+        since_ms: u64,
+        max_results: u32,
+    },
 }
 
 /// Why a request failed, so clients can choose exit codes and wording.
@@ -357,6 +370,8 @@ pub enum ReplyBody {
     Mailbox(Vec<Delivery>),
     /// Failure with a user-facing message.
     Error { code: ErrorCode, message: String },
+    /// Answer to `Search`.
+    Found(Found),
 }
 
 /// One entry of a session output stream.

@@ -218,6 +218,22 @@ async fn execute(mesh: &Mesh, cmd: Command, json: bool, cfg: &Config) -> Result<
         Command::Screenshot { session, output } => {
             return crate::screenshot::run(mesh, &session, output.as_deref(), json).await
         }
+        Command::Grep {
+            pattern,
+            computer,
+            session,
+            since,
+            max,
+        } => {
+            let args = crate::grep::GrepArgs {
+                pattern,
+                computer,
+                session,
+                since,
+                max,
+            };
+            return crate::grep::grep(mesh, args, json).await;
+        }
         Command::Kill { session } => {
             mesh.kill(&session).await?;
             ok(json);

@@ -5,6 +5,7 @@
 //! * [`agent_tools`] — `answer_prompt`, and the agent parts of other results.
 //! * [`shot_tool`] — `screenshot`: a session's screen as a PNG image.
 //! * [`event_tool`] — `wait_for_event`: the mesh event bus as a long poll.
+//! * [`search_tool`] — `search_output`: a regex over retained output, mesh-wide.
 //! * [`file_tools`] — `read_file`, `write_file`: files within a computer's `files.roots`.
 //! * [`params`] — their JSON-Schema inputs and structured outputs.
 //! * [`output`] — bounding long output (head + tail) for a model.
@@ -25,6 +26,7 @@ pub mod output;
 pub mod page;
 pub mod params;
 mod result;
+pub mod search_tool;
 pub mod shot_tool;
 pub mod tools;
 pub mod wait;
@@ -105,6 +107,7 @@ Typical flows:
 - Ctrl-C, arrows, Escape: send_keys(session, [\"C-c\"]). Text always goes through send_text.
 - wait_for until: `exit` (the typed command finished, with its exit code), `idle` (no output for a quiet period), `text:<regex>` (a new output line matches). It reports which happened, or `timeout`.
 - See a full-screen program (editor, TUI, progress bars) as the user does: screenshot(session) returns a PNG of the screen.
+- Find where something was printed: search_output(pattern) returns matching lines with a cursor for read_output(session, since=cursor).
 - Files: read_file(computer, path) and write_file(computer, path, content) reach files inside that computer's files.roots (default its home directory).
 - Clean up sessions you started with kill_session when done.
 
@@ -135,7 +138,8 @@ impl McpServer {
                 + Self::answer_router()
                 + Self::screenshot_router()
                 + Self::files_router()
-                + Self::events_router(),
+                + Self::events_router()
+                + Self::search_router(),
         }
     }
 

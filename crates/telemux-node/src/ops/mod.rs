@@ -16,6 +16,7 @@ mod list;
 mod read;
 mod resume;
 mod run;
+mod search;
 mod target;
 
 pub(crate) use target::{resolve, Target};
@@ -108,5 +109,11 @@ pub(crate) async fn execute(shared: &Arc<Shared>, op: Op, by: &str) -> Result<Re
         Op::MailboxDrop { id } => ask(&shared.mailbox, |reply| MailCmd::Drop { id, reply })
             .await?
             .map(ReplyBody::Queued),
+        Op::Search {
+            pattern,
+            session,
+            since_ms,
+            max_results,
+        } => search::search(shared, &pattern, session.as_deref(), since_ms, max_results).await,
     }
 }
