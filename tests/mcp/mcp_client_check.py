@@ -49,6 +49,8 @@ TOOLS = {
     "kill_session",
     "screenshot",
     "search_output",
+    "session_info",
+    "clean_sessions",
     "read_file",
     "write_file",
     "wait_for_event",

@@ -2,7 +2,12 @@
 
 Run by tests/tests/search.rs (mcp_search_output_finds_lines_with_a_cursor):
 
-    python mcp_search_check.py --telemux BIN --sessions A/S1,B/S2
+    python mcp_search_check.py --telemux BIN --sessions A/S1,B/S2 [--info]
+
+With --info (tests/tests/info.rs, mcp_session_info_through_the_python_sdk)
+it checks session_info on each session instead: its address, a pid, a size,
+state running and a non-empty output stream; an unknown session is a tool
+error. Last line then: `mcp session_info check: passed`.
 
 Each session printed `needle-42` (typed as `echo needle-$((6*7))`). Checks:
 search_output finds the line in both sessions, each hit on its computer
@@ -47,6 +52,18 @@ async def run(args):
         async with ClientSession(read, write) as session:
             await session.initialize()
             tools = {t.name: t for t in (await session.list_tools()).tools}
+            if args.info:
+                check("session_info" in tools, "session_info listed", sorted(tools))
+                for addr in sessions:
+                    r, text = await call(session, "session_info", {"session": addr})
+                    check(r["session"] == addr and r["state"] == "running", "address and state", r)
+                    check(r["pid"] > 1 and r["width"] > 0 and r["stream_len"] > 0, "pid, size, stream", r)
+                    check("pid" in text, "a text block", text)
+                _, text = await call(session, "session_info", {"session": sessions[0] + "-nope"},
+                                     expect_error=True)
+                check("no session" in text, "unknown session", text)
+                print("mcp session_info check: passed", flush=True)
+                return
             check("search_output" in tools, "search_output listed", sorted(tools))
 
             r, _ = await call(session, "search_output", {"pattern": r"^needle-42$"})
@@ -76,6 +93,7 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--telemux", required=True)
     p.add_argument("--sessions", required=True)
+    p.add_argument("--info", action="store_true")
     asyncio.run(run(p.parse_args()))
 
 

@@ -305,6 +305,21 @@ impl Bus {
         Ok(parse_range(v)?.pop().map(|e| e.id))
     }
 
+    /// The newest `count` entries of a session's stream, newest first (`XREVRANGE`).
+    pub async fn output_newest(
+        &self,
+        c: &ComputerName,
+        s: &SessionName,
+        count: usize,
+    ) -> Result<OutputEntries, BusError> {
+        let v: Value = self
+            .client()
+            .xrevrange(keys::output(c, s), "+", "-", Some(count.max(1) as u64))
+            .await
+            .map_err(|e| BusError::redis(&format!("reading output of {c}/{s}"), &e))?;
+        Ok(decode_all(parse_range(v)?))
+    }
+
     /// How many entries a session's stream holds (`XLEN`; 0 when it does not exist).
     pub async fn output_len(&self, c: &ComputerName, s: &SessionName) -> Result<u64, BusError> {
         self.client()

@@ -9,6 +9,7 @@
 
 pub mod agent;
 pub mod auth;
+pub mod detail;
 pub mod envelope;
 pub mod error;
 pub mod event;
@@ -24,6 +25,7 @@ pub mod search;
 
 pub use agent::{AgentPrompt, ChoiceError, PromptChoice, ToolCall, Turn, Usage};
 pub use auth::{AuthError, MeshKey, ReplayGuard};
+pub use detail::SessionDetail;
 pub use envelope::{now_ms, Envelope, Message, PROTOCOL_VERSION};
 pub use error::ProtoError;
 pub use event::{EventFilter, MeshEvent, UnknownEventType, EVENT_TYPES};

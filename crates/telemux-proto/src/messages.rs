@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::files::{FileChunk, FileStat, FileWritten, WriteChunk};
 use crate::mailbox::{Delivery, Letter};
 use crate::search::Found;
+use crate::SessionDetail;
 use crate::{AgentPrompt, ComputerName, Message, Snapshot, Turn, Usage};
 
 /// What a node says about itself in the registry (and heartbeats).
@@ -292,6 +293,11 @@ pub enum Op {
         since_ms: u64,
         max_results: u32,
     },
+    /// One session in detail ([`crate::detail`]).
+    Info { session: String },
+    /// Remove exited sessions and the output streams of sessions that no
+    /// longer exist on this computer; `dry_run`: only say what would go.
+    Clean { dry_run: bool },
 }
 
 /// Why a request failed, so clients can choose exit codes and wording.
@@ -372,6 +378,16 @@ pub enum ReplyBody {
     Error { code: ErrorCode, message: String },
     /// Answer to `Search`.
     Found(Found),
+    /// Answer to `Info`.
+    Info(SessionDetail),
+    /// Answer to `Clean`: what was removed (or, with `dry_run`, would be).
+    Cleaned {
+        /// Exited sessions (killed).
+        sessions: Vec<String>,
+        /// Sessions (case-folded names) whose leftover output streams went.
+        streams: Vec<String>,
+        dry_run: bool,
+    },
 }
 
 /// One entry of a session output stream.

@@ -255,6 +255,23 @@ pub enum Command {
         #[arg(long)]
         max: Option<u32>,
     },
+    /// One session in detail: command, cwd, pid, size, times, state, agent,
+    /// last exit code, output stream size, mailbox and Telegram topic.
+    Info {
+        /// computer/session, or a session name unique in the mesh.
+        #[arg(allow_hyphen_values = true)]
+        session: String,
+    },
+    /// Remove exited sessions and the output streams of sessions that are
+    /// gone, on one computer or every online one; prints what went.
+    Clean {
+        /// Only this computer.
+        #[arg(allow_hyphen_values = true)]
+        computer: Option<String>,
+        /// Only print what would be removed.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Kill a session.
     Kill {
         /// computer/session.

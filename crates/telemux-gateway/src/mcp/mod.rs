@@ -6,6 +6,7 @@
 //! * [`shot_tool`] — `screenshot`: a session's screen as a PNG image.
 //! * [`event_tool`] — `wait_for_event`: the mesh event bus as a long poll.
 //! * [`search_tool`] — `search_output`: a regex over retained output, mesh-wide.
+//! * [`info_tool`] — `session_info`: one session in detail; `clean_sessions`.
 //! * [`file_tools`] — `read_file`, `write_file`: files within a computer's `files.roots`.
 //! * [`params`] — their JSON-Schema inputs and structured outputs.
 //! * [`output`] — bounding long output (head + tail) for a model.
@@ -22,6 +23,7 @@ pub mod agent_tools;
 pub mod event_tool;
 pub mod file_tools;
 pub mod http;
+pub mod info_tool;
 pub mod output;
 pub mod page;
 pub mod params;
@@ -139,7 +141,9 @@ impl McpServer {
                 + Self::screenshot_router()
                 + Self::files_router()
                 + Self::events_router()
-                + Self::search_router(),
+                + Self::search_router()
+                + Self::info_router()
+                + Self::clean_router(),
         }
     }
 

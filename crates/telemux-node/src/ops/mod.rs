@@ -8,8 +8,10 @@
 mod agent_launch;
 mod answer;
 mod attach;
+mod clean;
 mod create;
 pub(crate) mod files;
+mod info;
 mod input;
 mod kill;
 mod list;
@@ -115,5 +117,7 @@ pub(crate) async fn execute(shared: &Arc<Shared>, op: Op, by: &str) -> Result<Re
             since_ms,
             max_results,
         } => search::search(shared, &pattern, session.as_deref(), since_ms, max_results).await,
+        Op::Info { session } => info::info(shared, &session).await,
+        Op::Clean { dry_run } => clean::clean(shared, dry_run, by).await,
     }
 }
