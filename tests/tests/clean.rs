@@ -40,12 +40,17 @@ async fn clean_dry_run_changes_nothing_then_clean_removes() {
     m.cli.run(&["kill", "RasPi/gone"]).await.ok();
     wait_until("done to exit and gone to go", LONG, || async {
         let v = m.sessions(Some("RasPi")).await;
-        let done = v.iter().any(|s| s["name"] == "done" && s["state"] == "exited");
+        let done = v
+            .iter()
+            .any(|s| s["name"] == "done" && s["state"] == "exited");
         let gone = v.iter().all(|s| s["name"] != "gone");
         (done && gone).then_some(())
     })
     .await;
-    assert!(exists(&m, "telemux:out:raspi:gone"), "the killed session's stream is kept for a while");
+    assert!(
+        exists(&m, "telemux:out:raspi:gone"),
+        "the killed session's stream is kept for a while"
+    );
     assert!(exists(&m, "telemux:out:raspi:live"));
 
     let out = m.cli.run(&["clean", "--dry-run", "--json"]).await;
@@ -59,7 +64,10 @@ async fn clean_dry_run_changes_nothing_then_clean_removes() {
         "{v}"
     );
     let text = m.cli.run(&["clean", "RasPi", "--dry-run"]).await;
-    assert!(text.ok().contains("would remove exited session RasPi/done"), "{text:?}");
+    assert!(
+        text.ok().contains("would remove exited session RasPi/done"),
+        "{text:?}"
+    );
     // Nothing changed.
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(names(&m).await, ["done", "live"]);
@@ -68,13 +76,19 @@ async fn clean_dry_run_changes_nothing_then_clean_removes() {
     let text = m.cli.run(&["clean", "raspi"]).await;
     let text = text.ok();
     assert!(text.contains("removed exited session RasPi/done"), "{text}");
-    assert!(text.contains("removed the output stream of RasPi/gone"), "{text}");
+    assert!(
+        text.contains("removed the output stream of RasPi/gone"),
+        "{text}"
+    );
     assert!(!exists(&m, "telemux:out:raspi:gone"));
     wait_until("done to be removed", LONG, || async {
         (names(&m).await == ["live"]).then_some(())
     })
     .await;
-    assert!(exists(&m, "telemux:out:raspi:live"), "a running session's stream stays");
+    assert!(
+        exists(&m, "telemux:out:raspi:live"),
+        "a running session's stream stays"
+    );
     let out = m.cli.run(&["clean", "NoSuch"]).await;
     assert_eq!(out.code(), Some(2), "{out:?}");
 }

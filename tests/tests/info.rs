@@ -21,7 +21,10 @@ async fn info(m: &Mesh, session: &str) -> Value {
 async fn info_on_a_shell_session_and_on_an_exited_one() {
     let m = Mesh::start(&["RasPi"]).await;
     m.cli.run(&["new", "RasPi/sh"]).await.ok();
-    m.cli.run(&["send", "RasPi/sh", "sh -c 'exit 3'"]).await.ok();
+    m.cli
+        .run(&["send", "RasPi/sh", "sh -c 'exit 3'"])
+        .await
+        .ok();
     let v = wait_until("the last exit code", LONG, || async {
         let v = info(&m, "RasPi/sh").await;
         (v["last_exit_code"] == 3).then_some(v)
@@ -30,7 +33,10 @@ async fn info_on_a_shell_session_and_on_an_exited_one() {
     assert_eq!(v["session"], "RasPi/sh", "{v}");
     assert_eq!(v["state"], "running", "{v}");
     assert!(v["pid"].as_u64().unwrap() > 1, "{v}");
-    assert!(v["width"].as_u64().unwrap() > 0 && v["height"].as_u64().unwrap() > 0, "{v}");
+    assert!(
+        v["width"].as_u64().unwrap() > 0 && v["height"].as_u64().unwrap() > 0,
+        "{v}"
+    );
     assert!(!v["command"].as_str().unwrap().is_empty(), "{v}");
     assert!(!v["cwd"].as_str().unwrap().is_empty(), "{v}");
     assert!(v["created_ms"].as_u64().unwrap() > 0, "{v}");

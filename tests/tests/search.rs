@@ -79,13 +79,20 @@ async fn grep_finds_a_line_on_each_computer_and_narrows() {
     let (_, v) = grep(&m, &["needle-42", "--computer", "raspi"]).await;
     assert_eq!(sessions_of(&v), ["RasPi/api"], "{v}");
     let (code, v) = grep(&m, &["needle-42", "--session", "RasPi/quiet"]).await;
-    assert_eq!((code, sessions_of(&v).len()), (Some(1), 0), "no hit: exit 1; {v}");
+    assert_eq!(
+        (code, sessions_of(&v).len()),
+        (Some(1), 0),
+        "no hit: exit 1; {v}"
+    );
     let (code, v) = grep(&m, &["needle-42", "--max", "1"]).await;
     assert_eq!(code, Some(0), "{v}");
     assert_eq!(sessions_of(&v), ["MozBook/web"], "{v}");
     assert_eq!(v["truncated"], true, "{v}");
     assert!(v["notes"].to_string().contains("first 1"), "{v}");
-    let out = m.cli.run(&["grep", "needle-42", "--session", "RasPi/nope"]).await;
+    let out = m
+        .cli
+        .run(&["grep", "needle-42", "--session", "RasPi/nope"])
+        .await;
     assert_eq!(out.code(), Some(2), "{out:?}");
     assert!(out.stderr.contains("no session 'nope'"), "{out:?}");
 
@@ -150,7 +157,11 @@ async fn hostile_patterns_are_refused_or_bounded() {
     m.cli.run(&["new", "RasPi/long"]).await.ok();
     // One 20000-character line of `a`s (the typed command is short).
     m.cli
-        .run(&["send", "RasPi/long", "head -c 20000 /dev/zero | tr '\\0' a; echo"])
+        .run(&[
+            "send",
+            "RasPi/long",
+            "head -c 20000 /dev/zero | tr '\\0' a; echo",
+        ])
         .await
         .ok();
     wait_until("the long line", LONG, || async {
@@ -160,7 +171,11 @@ async fn hostile_patterns_are_refused_or_bounded() {
     .await;
     let (_, v) = grep(&m, &["^a{400}"]).await;
     let line = v["hits"][0]["line"].as_str().unwrap();
-    assert_eq!(line.chars().count(), 501, "lines are cut at 500 characters: {line}");
+    assert_eq!(
+        line.chars().count(),
+        501,
+        "lines are cut at 500 characters: {line}"
+    );
 
     // Catastrophic for a backtracking engine; linear here.
     let t0 = Instant::now();
@@ -180,7 +195,8 @@ async fn hostile_patterns_are_refused_or_bounded() {
     let out = m.cli.run(&["grep", &long]).await;
     assert_eq!(out.code(), Some(2), "{out:?}");
     assert!(
-        out.stderr.contains("2000 characters long; the limit is 1000"),
+        out.stderr
+            .contains("2000 characters long; the limit is 1000"),
         "{out:?}"
     );
     let out = m.cli.run(&["grep", r"\w{1000}\w{1000}"]).await;

@@ -81,11 +81,12 @@ pub fn cleaned_lines(c: &Cleaned) -> Vec<String> {
         .sessions
         .iter()
         .map(|s| format!("{verb} exited session {}/{s}", c.computer))
-        .chain(
-            c.streams
-                .iter()
-                .map(|s| format!("{verb} the output stream of {}/{s} (session gone)", c.computer)),
-        )
+        .chain(c.streams.iter().map(|s| {
+            format!(
+                "{verb} the output stream of {}/{s} (session gone)",
+                c.computer
+            )
+        }))
         .collect();
     if lines.is_empty() {
         lines.push(format!("{}: nothing to clean", c.computer));

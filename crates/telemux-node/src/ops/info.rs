@@ -29,10 +29,12 @@ pub(crate) async fn info(shared: &Arc<Shared>, session: &str) -> Result<ReplyBod
             shared.bus.output_bytes(c, &t.session),
             shared.bus.output_newest(c, &t.session, LAST_EXIT_SCAN),
         )?;
-        let last_command = newest.iter().find_map(|(_, r)| match r.as_ref().ok()?.event {
-            OutputEvent::CommandFinished { exit_code, .. } => Some(exit_code),
-            _ => None,
-        });
+        let last_command = newest
+            .iter()
+            .find_map(|(_, r)| match r.as_ref().ok()?.event {
+                OutputEvent::CommandFinished { exit_code, .. } => Some(exit_code),
+                _ => None,
+            });
         Ok(ReplyBody::Info(SessionDetail {
             last_exit_code: last_command.or(info.exit_status),
             info,

@@ -25,7 +25,8 @@ pub(crate) async fn search(
     max_results: u32,
 ) -> Result<ReplyBody, OpError> {
     let started = Instant::now();
-    let re = search::compile(pattern).map_err(|e| OpError::new(ErrorCode::BadInput, e.to_string()))?;
+    let re =
+        search::compile(pattern).map_err(|e| OpError::new(ErrorCode::BadInput, e.to_string()))?;
     let max = max_results.clamp(1, search::MAX_RESULTS) as usize;
     let mut names: Vec<SessionName> = shared
         .tmux
@@ -111,10 +112,7 @@ impl Scan {
             if self.over_budget() {
                 return Ok(());
             }
-            let page = shared
-                .bus
-                .output_from(computer, name, &start, PAGE)
-                .await?;
+            let page = shared.bus.output_from(computer, name, &start, PAGE).await?;
             let Some((last, _)) = page.last() else {
                 return Ok(());
             };
@@ -191,7 +189,10 @@ fn lines_of(event: &OutputEvent) -> Vec<&str> {
 
 /// The smallest stream id after `id`, where the next page starts.
 fn successor(id: &str) -> String {
-    match id.split_once('-').map(|(a, b)| (a.parse::<u64>(), b.parse::<u64>())) {
+    match id
+        .split_once('-')
+        .map(|(a, b)| (a.parse::<u64>(), b.parse::<u64>()))
+    {
         Some((Ok(ms), Ok(u64::MAX))) => format!("{}-0", ms.saturating_add(1)),
         Some((Ok(ms), Ok(seq))) => format!("{ms}-{}", seq + 1),
         _ => "+".into(),
