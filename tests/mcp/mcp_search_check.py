@@ -7,7 +7,8 @@ Run by tests/tests/search.rs (mcp_search_output_finds_lines_with_a_cursor):
 With --info (tests/tests/info.rs, mcp_session_info_through_the_python_sdk)
 it checks session_info on each session instead: its address, a pid, a size,
 state running and a non-empty output stream; an unknown session is a tool
-error. Last line then: `mcp session_info check: passed`.
+error; clean_sessions with dry_run lists nothing to remove on each
+computer. Last line then: `mcp session_info check: passed`.
 
 Each session printed `needle-42` (typed as `echo needle-$((6*7))`). Checks:
 search_output finds the line in both sessions, each hit on its computer
@@ -62,6 +63,10 @@ async def run(args):
                 _, text = await call(session, "session_info", {"session": sessions[0] + "-nope"},
                                      expect_error=True)
                 check("no session" in text, "unknown session", text)
+                r, text = await call(session, "clean_sessions", {"dry_run": True})
+                names = sorted(c["computer"] for c in r["computers"])
+                check(names == sorted(a.split("/")[0] for a in sessions), "every computer asked", r)
+                check(all(c["dry_run"] and c["sessions"] == [] for c in r["computers"]), "nothing exited", r)
                 print("mcp session_info check: passed", flush=True)
                 return
             check("search_output" in tools, "search_output listed", sorted(tools))

@@ -203,6 +203,36 @@ fn successor(id: &str) -> String {
 mod tests {
     use super::*;
 
+    fn scan(started: Instant) -> Scan {
+        Scan {
+            found: Found::default(),
+            started,
+            max: 10,
+        }
+    }
+
+    #[test]
+    fn the_record_and_time_bounds_stop_a_search_saying_which() {
+        let mut s = scan(Instant::now());
+        assert!(!s.over_budget());
+        s.found.scanned_records = search::MAX_SCANNED_RECORDS;
+        assert!(s.over_budget());
+        assert!(s.found.truncated);
+        let note = s.found.limit_note.unwrap();
+        assert!(note.contains("after reading 100000 records"), "{note}");
+
+        let Some(long_ago) = Instant::now().checked_sub(search::TIME_BUDGET) else {
+            return;
+        };
+        let mut s = scan(long_ago);
+        assert!(s.over_budget());
+        let note = s.found.limit_note.unwrap();
+        assert!(
+            note.contains("stopped after 2 s; narrow with --session or --since"),
+            "{note}"
+        );
+    }
+
     #[test]
     fn pages_continue_after_the_last_id() {
         assert_eq!(successor("5-7"), "5-8");
