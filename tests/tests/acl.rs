@@ -119,6 +119,14 @@ async fn node_and_client_users_run_the_mesh_and_are_refused_the_rest() {
     .await;
     let text = cli.run(&["tail", "AclPi/work"]).await;
     assert!(text.ok().contains("acl-42"), "{text:?}");
+    // The node answers a search from its own streams (XRANGE) under its user.
+    let found = cli.run(&["grep", "acl-4[2]", "--json"]).await;
+    assert!(found.ok().contains("\"line\":\"acl-42\""), "{found:?}");
+    // info (XLEN, MEMORY USAGE) and clean (SCAN, DEL) under the node's user too.
+    let info = cli.run(&["info", "AclPi/work", "--json"]).await;
+    assert!(info.ok().contains("\"stream_len\":"), "{info:?}");
+    let clean = cli.run(&["clean", "AclPi", "--dry-run"]).await;
+    assert!(clean.ok().contains("nothing to clean"), "{clean:?}");
     cli.run(&["sessions", "AclPi"]).await.ok();
     cli.run(&["status", "AclPi"]).await.ok();
     let doctor = cli.run(&["doctor", "--json"]).await;

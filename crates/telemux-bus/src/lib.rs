@@ -29,6 +29,7 @@ pub mod presence;
 pub mod registry;
 pub mod requester;
 pub mod status;
+pub mod streams;
 pub mod telegram;
 pub mod tls;
 

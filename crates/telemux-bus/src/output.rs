@@ -269,6 +269,66 @@ impl Bus {
     }
 }
 
+impl Bus {
+    /// Up to `count` entries of a session's stream from `start` on (an id,
+    /// inclusive), without waiting (`XRANGE`); `search` pages with it.
+    pub async fn output_from(
+        &self,
+        c: &ComputerName,
+        s: &SessionName,
+        start: &str,
+        count: usize,
+    ) -> Result<OutputEntries, BusError> {
+        let key = keys::output(c, s);
+        let v: Value = self
+            .client()
+            .xrange(&key, normalize_id(start)?, "+", Some(count.max(1) as u64))
+            .await
+            .map_err(|e| BusError::redis(&format!("reading output of {c}/{s}"), &e))?;
+        Ok(decode_all(parse_range(v)?))
+    }
+
+    /// The id of the entry just before `id` in a session's stream
+    /// (`XREVRANGE`), `None` when `id` is the oldest retained.
+    pub async fn output_before(
+        &self,
+        c: &ComputerName,
+        s: &SessionName,
+        id: &str,
+    ) -> Result<Option<String>, BusError> {
+        let key = keys::output(c, s);
+        let v: Value = self
+            .client()
+            .xrevrange(&key, format!("({}", normalize_id(id)?), "-", Some(1))
+            .await
+            .map_err(|e| BusError::redis(&format!("reading output of {c}/{s}"), &e))?;
+        Ok(parse_range(v)?.pop().map(|e| e.id))
+    }
+
+    /// The newest `count` entries of a session's stream, newest first (`XREVRANGE`).
+    pub async fn output_newest(
+        &self,
+        c: &ComputerName,
+        s: &SessionName,
+        count: usize,
+    ) -> Result<OutputEntries, BusError> {
+        let v: Value = self
+            .client()
+            .xrevrange(keys::output(c, s), "+", "-", Some(count.max(1) as u64))
+            .await
+            .map_err(|e| BusError::redis(&format!("reading output of {c}/{s}"), &e))?;
+        Ok(decode_all(parse_range(v)?))
+    }
+
+    /// How many entries a session's stream holds (`XLEN`; 0 when it does not exist).
+    pub async fn output_len(&self, c: &ComputerName, s: &SessionName) -> Result<u64, BusError> {
+        self.client()
+            .xlen(keys::output(c, s))
+            .await
+            .map_err(|e| BusError::redis(&format!("counting output of {c}/{s}"), &e))
+    }
+}
+
 /// A follower of one session's output stream, on its own connection.
 pub struct OutputReader {
     inner: Follower,

@@ -219,7 +219,7 @@ pub fn event_line(r: &EventRecord) -> String {
 }
 
 /// `HH:MM:SS.mmm` (UTC) of a time in ms since the epoch.
-fn clock(ms: u64) -> String {
+pub(crate) fn clock(ms: u64) -> String {
     let day_ms = ms % 86_400_000;
     let (h, m, s, milli) = (
         day_ms / 3_600_000,

@@ -26,6 +26,9 @@ const TOOLS: &[&str] = &[
     "write_file",
     "wait_for_event",
     "send_message",
+    "search_output",
+    "session_info",
+    "clean_sessions",
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -59,6 +59,16 @@ pub fn output(c: &ComputerName, s: &SessionName) -> String {
     format!("{PREFIX}:out:{}:{}", c.key(), s.key())
 }
 
+/// `SCAN MATCH` pattern of every output stream of computer `c` (`clean`).
+pub fn output_pattern(c: &ComputerName) -> String {
+    format!("{PREFIX}:out:{}:*", c.key())
+}
+
+/// The session part (case-folded) of one of `c`'s output stream keys.
+pub fn output_session<'a>(c: &ComputerName, key: &'a str) -> Option<&'a str> {
+    key.strip_prefix(&format!("{PREFIX}:out:{}:", c.key()))
+}
+
 /// Hash per computer: session → last shell exit record number already published.
 pub fn exits_seen(c: &ComputerName) -> String {
     format!("{PREFIX}:exits:{}", c.key())

@@ -9,6 +9,7 @@
 
 pub mod agent;
 pub mod auth;
+pub mod detail;
 pub mod envelope;
 pub mod error;
 pub mod event;
@@ -20,9 +21,11 @@ pub mod mailbox;
 pub mod messages;
 pub mod names;
 pub mod screen;
+pub mod search;
 
 pub use agent::{AgentPrompt, ChoiceError, PromptChoice, ToolCall, Turn, Usage};
 pub use auth::{AuthError, MeshKey, ReplayGuard};
+pub use detail::SessionDetail;
 pub use envelope::{now_ms, Envelope, Message, PROTOCOL_VERSION};
 pub use error::ProtoError;
 pub use event::{EventFilter, MeshEvent, UnknownEventType, EVENT_TYPES};
@@ -32,3 +35,4 @@ pub use mailbox::{Delivery, Letter, When};
 pub use messages::*;
 pub use names::{ComputerName, SessionAddr, SessionName};
 pub use screen::Snapshot;
+pub use search::{Found, Hit, PatternError};

@@ -9,6 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::files::{FileChunk, FileStat, FileWritten, WriteChunk};
 use crate::mailbox::{Delivery, Letter};
+use crate::search::Found;
+use crate::SessionDetail;
 use crate::{AgentPrompt, ComputerName, Message, Snapshot, Turn, Usage};
 
 /// What a node says about itself in the registry (and heartbeats).
@@ -279,6 +281,23 @@ pub enum Op {
     MailboxRetry { id: String },
     /// Remove a message that is not delivered yet.
     MailboxDrop { id: String },
+    /// Lines of retained output matching `pattern` ([`crate::search`]): of
+    /// every session, or of `session`; only records published at or after
+    /// `since_ms` (0: all); at most `max_results` hits. The node's work is
+    /// bounded by the limits in [`crate::search`].
+    Search {
+        pattern: String,
+        #[serde(default)]
+        session: Option<String>,
+        #[serde(default)]
+        since_ms: u64,
+        max_results: u32,
+    },
+    /// One session in detail ([`crate::detail`]).
+    Info { session: String },
+    /// Remove exited sessions and the output streams of sessions that no
+    /// longer exist on this computer; `dry_run`: only say what would go.
+    Clean { dry_run: bool },
 }
 
 /// Why a request failed, so clients can choose exit codes and wording.
@@ -357,6 +376,18 @@ pub enum ReplyBody {
     Mailbox(Vec<Delivery>),
     /// Failure with a user-facing message.
     Error { code: ErrorCode, message: String },
+    /// Answer to `Search`.
+    Found(Found),
+    /// Answer to `Info`.
+    Info(SessionDetail),
+    /// Answer to `Clean`: what was removed (or, with `dry_run`, would be).
+    Cleaned {
+        /// Exited sessions (killed).
+        sessions: Vec<String>,
+        /// Sessions (case-folded names) whose leftover output streams went.
+        streams: Vec<String>,
+        dry_run: bool,
+    },
 }
 
 /// One entry of a session output stream.

@@ -231,6 +231,47 @@ pub enum Command {
         #[arg(long = "type", value_delimiter = ',')]
         types: Vec<String>,
     },
+    /// Search the retained output of sessions for lines matching a regex.
+    ///
+    /// Each online computer searches its own sessions' streams (lines,
+    /// prompts and full-screen frames, ANSI-free); hits come sorted by
+    /// computer and session, oldest first within a session, each with a
+    /// cursor: `telemux tail SESSION --cursor ID` shows the output from the
+    /// hit on. Exit code 0 with hits, 1 without, 2 for a bad pattern.
+    Grep {
+        /// Rust regex syntax (at most 1000 characters), e.g. 'error|panic'.
+        #[arg(allow_hyphen_values = true)]
+        pattern: String,
+        /// Only this computer.
+        #[arg(long, allow_hyphen_values = true)]
+        computer: Option<String>,
+        /// Only this session (computer/session, or a bare name on any computer).
+        #[arg(long, allow_hyphen_values = true)]
+        session: Option<String>,
+        /// Only output of the last 30s, 10m, 2h, 1d...
+        #[arg(long)]
+        since: Option<String>,
+        /// Most hits (default 100, at most 1000).
+        #[arg(long)]
+        max: Option<u32>,
+    },
+    /// One session in detail: command, cwd, pid, size, times, state, agent,
+    /// last exit code, output stream size, mailbox and Telegram topic.
+    Info {
+        /// computer/session, or a session name unique in the mesh.
+        #[arg(allow_hyphen_values = true)]
+        session: String,
+    },
+    /// Remove exited sessions and the output streams of sessions that are
+    /// gone, on one computer or every online one; prints what went.
+    Clean {
+        /// Only this computer.
+        #[arg(allow_hyphen_values = true)]
+        computer: Option<String>,
+        /// Only print what would be removed.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Kill a session.
     Kill {
         /// computer/session.

@@ -218,6 +218,41 @@ async fn execute(mesh: &Mesh, cmd: Command, json: bool, cfg: &Config) -> Result<
         Command::Screenshot { session, output } => {
             return crate::screenshot::run(mesh, &session, output.as_deref(), json).await
         }
+        Command::Grep {
+            pattern,
+            computer,
+            session,
+            since,
+            max,
+        } => {
+            let args = crate::grep::GrepArgs {
+                pattern,
+                computer,
+                session,
+                since,
+                max,
+            };
+            return crate::grep::grep(mesh, args, json).await;
+        }
+        Command::Info { session } => {
+            let d = mesh.info(&session).await?;
+            if json {
+                outln!("{}", telemux_client::detail_json(&d));
+            } else {
+                outln!("{}", telemux_client::detail_text(&d));
+            }
+        }
+        Command::Clean { computer, dry_run } => {
+            let done = mesh.clean(computer.as_deref(), dry_run).await?;
+            if json {
+                let all: Vec<_> = done.iter().map(telemux_client::cleaned_json).collect();
+                outln!("{}", serde_json::Value::Array(all));
+            } else {
+                for line in done.iter().flat_map(telemux_client::cleaned_lines) {
+                    outln!("{line}");
+                }
+            }
+        }
         Command::Kill { session } => {
             mesh.kill(&session).await?;
             ok(json);

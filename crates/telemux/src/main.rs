@@ -10,6 +10,7 @@ mod daemon;
 mod doctor;
 mod events;
 mod gateway;
+mod grep;
 mod mailbox;
 mod out;
 mod print;

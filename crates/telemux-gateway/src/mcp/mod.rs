@@ -6,6 +6,8 @@
 //! * [`shot_tool`] — `screenshot`: a session's screen as a PNG image.
 //! * [`event_tool`] — `wait_for_event`: the mesh event bus as a long poll.
 //! * [`mail_tool`] — `send_message`: queued delivery, optionally waiting for the answer.
+//! * [`search_tool`] — `search_output`: a regex over retained output, mesh-wide.
+//! * [`info_tool`] — `session_info`: one session in detail; `clean_sessions`.
 //! * [`file_tools`] — `read_file`, `write_file`: files within a computer's `files.roots`.
 //! * [`params`] — their JSON-Schema inputs and structured outputs.
 //! * [`output`] — bounding long output (head + tail) for a model.
@@ -22,11 +24,13 @@ pub mod agent_tools;
 pub mod event_tool;
 pub mod file_tools;
 pub mod http;
+pub mod info_tool;
 pub mod mail_tool;
 pub mod output;
 pub mod page;
 pub mod params;
 mod result;
+pub mod search_tool;
 pub mod shot_tool;
 pub mod tools;
 pub mod wait;
@@ -107,6 +111,7 @@ Typical flows:
 - Ctrl-C, arrows, Escape: send_keys(session, [\"C-c\"]). Text always goes through send_text.
 - wait_for until: `exit` (the typed command finished, with its exit code), `idle` (no output for a quiet period), `text:<regex>` (a new output line matches). It reports which happened, or `timeout`.
 - See a full-screen program (editor, TUI, progress bars) as the user does: screenshot(session) returns a PNG of the screen.
+- Find where something was printed: search_output(pattern) returns matching lines with a cursor for read_output(session, since=cursor).
 - Files: read_file(computer, path) and write_file(computer, path, content) reach files inside that computer's files.roots (default its home directory).
 - Clean up sessions you started with kill_session when done.
 
@@ -138,7 +143,10 @@ impl McpServer {
                 + Self::screenshot_router()
                 + Self::files_router()
                 + Self::events_router()
-                + Self::mail_router(),
+                + Self::mail_router()
+                + Self::search_router()
+                + Self::info_router()
+                + Self::clean_router(),
         }
     }
 

@@ -8,14 +8,17 @@
 mod agent_launch;
 mod answer;
 mod attach;
+mod clean;
 mod create;
 pub(crate) mod files;
+mod info;
 mod input;
 mod kill;
 mod list;
 mod read;
 mod resume;
 mod run;
+mod search;
 mod target;
 
 pub(crate) use target::{resolve, Target};
@@ -108,5 +111,13 @@ pub(crate) async fn execute(shared: &Arc<Shared>, op: Op, by: &str) -> Result<Re
         Op::MailboxDrop { id } => ask(&shared.mailbox, |reply| MailCmd::Drop { id, reply })
             .await?
             .map(ReplyBody::Queued),
+        Op::Search {
+            pattern,
+            session,
+            since_ms,
+            max_results,
+        } => search::search(shared, &pattern, session.as_deref(), since_ms, max_results).await,
+        Op::Info { session } => info::info(shared, &session).await,
+        Op::Clean { dry_run } => clean::clean(shared, dry_run, by).await,
     }
 }

@@ -1,0 +1,80 @@
+//! The `session_info` tool: one session in detail ([`telemux_client::Mesh::info`]),
+//! and `clean_sessions` ([`telemux_client::Mesh::clean`]). Apart from `tools.rs` to keep that file within its size; the server joins
+//! the routers.
+
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::model::CallToolResult;
+use rmcp::{tool, tool_router, ErrorData as McpError};
+use schemars::JsonSchema;
+use serde::Deserialize;
+use telemux_client::{detail_json, detail_text};
+
+use super::result::{encode, finish};
+use super::McpServer;
+
+/// Input of `session_info`.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct SessionInfoParams {
+    /// `COMPUTER/SESSION` (or a bare name unique in the mesh).
+    pub session: String,
+}
+
+#[tool_router(router = info_router, vis = "pub(crate)")]
+impl McpServer {
+    /// One session in detail.
+    #[tool(
+        name = "session_info",
+        description = "One session in detail: command, cwd, pid, size, created, last activity, state, agent state, last exit code, output stream size, mailbox counts, Telegram topic.",
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    pub async fn session_info(
+        &self,
+        Parameters(p): Parameters<SessionInfoParams>,
+    ) -> Result<CallToolResult, McpError> {
+        finish(
+            async {
+                let d = self.mesh().info(&p.session).await?;
+                encode(&detail_json(&d), detail_text(&d))
+            }
+            .await,
+        )
+    }
+}
+
+/// Input of `clean_sessions`.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct CleanParams {
+    /// Only this computer; omitted: every online one.
+    #[serde(default)]
+    pub computer: Option<String>,
+    /// Only say what would be removed.
+    pub dry_run: bool,
+}
+
+#[tool_router(router = clean_router, vis = "pub(crate)")]
+impl McpServer {
+    /// Removes what is left of ended sessions.
+    #[tool(
+        name = "clean_sessions",
+        description = "Remove exited sessions and the output streams of sessions that are gone; dry_run=true only lists them.",
+        annotations(destructive_hint = true, open_world_hint = false)
+    )]
+    pub async fn clean_sessions(
+        &self,
+        Parameters(p): Parameters<CleanParams>,
+    ) -> Result<CallToolResult, McpError> {
+        finish(
+            async {
+                let done = self.mesh().clean(p.computer.as_deref(), p.dry_run).await?;
+                let text = done
+                    .iter()
+                    .flat_map(telemux_client::cleaned_lines)
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                let all: Vec<_> = done.iter().map(telemux_client::cleaned_json).collect();
+                encode(&serde_json::json!({ "computers": all }), text)
+            }
+            .await,
+        )
+    }
+}
