@@ -2,11 +2,12 @@
 //! and `clean_sessions` ([`telemux_client::Mesh::clean`]). Apart from `tools.rs` to keep that file within its size; the server joins
 //! the routers.
 
+use rmcp::handler::server::tool::schema_for_output;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::CallToolResult;
 use rmcp::{tool, tool_router, ErrorData as McpError};
 use schemars::JsonSchema;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use telemux_client::{detail_json, detail_text};
 
 use super::result::{encode, finish};
@@ -19,12 +20,30 @@ pub struct SessionInfoParams {
     pub session: String,
 }
 
+/// Result of `session_info`: the fields docs/mcp.md lists (`session`,
+/// `command`, `cwd`, `pid`, `width`, `height`, `state`, `agent_state`,
+/// `last_exit_code`, `stream_len`, `stream_bytes`, `mailbox`, `telegram_topic`, ...).
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct SessionInfoOut {
+    /// The session's details by name.
+    #[serde(flatten)]
+    pub fields: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Result of `clean_sessions`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct CleanOut {
+    /// Per computer: `{computer, sessions, streams, dry_run}`.
+    pub computers: Vec<serde_json::Value>,
+}
+
 #[tool_router(router = info_router, vis = "pub(crate)")]
 impl McpServer {
     /// One session in detail.
     #[tool(
         name = "session_info",
         description = "One session in detail: command, cwd, pid, size, created, last activity, state, agent state, last exit code, output stream size, mailbox counts, Telegram topic.",
+        output_schema = schema_for_output::<SessionInfoOut>(),
         annotations(read_only_hint = true, open_world_hint = false)
     )]
     pub async fn session_info(
@@ -34,7 +53,11 @@ impl McpServer {
         finish(
             async {
                 let d = self.mesh().info(&p.session).await?;
-                encode(&detail_json(&d), detail_text(&d))
+                let fields = match detail_json(&d) {
+                    serde_json::Value::Object(m) => m,
+                    _ => serde_json::Map::new(),
+                };
+                encode(&SessionInfoOut { fields }, detail_text(&d))
             }
             .await,
         )
@@ -57,6 +80,7 @@ impl McpServer {
     #[tool(
         name = "clean_sessions",
         description = "Remove exited sessions and the output streams of sessions that are gone; dry_run=true only lists them.",
+        output_schema = schema_for_output::<CleanOut>(),
         annotations(destructive_hint = true, open_world_hint = false)
     )]
     pub async fn clean_sessions(
@@ -71,8 +95,8 @@ impl McpServer {
                     .flat_map(telemux_client::cleaned_lines)
                     .collect::<Vec<_>>()
                     .join("\n");
-                let all: Vec<_> = done.iter().map(telemux_client::cleaned_json).collect();
-                encode(&serde_json::json!({ "computers": all }), text)
+                let computers = done.iter().map(telemux_client::cleaned_json).collect();
+                encode(&CleanOut { computers }, text)
             }
             .await,
         )
