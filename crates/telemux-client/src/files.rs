@@ -489,15 +489,27 @@ impl Mesh {
                 }
             }
             Source::Remote { computer, stat } => {
-                let c = self
-                    .read_chunk(computer, &stat.path, offset, want as u32)
-                    .await?;
-                if c.size != stat.size || c.modified_ms != stat.modified_ms || c.data.len() != want
-                {
-                    return Err(MeshError::Integrity(format!(
+                let changed = || {
+                    MeshError::Integrity(format!(
                         "{computer}:{} changed while it was copied; nothing was written",
                         stat.path
-                    )));
+                    ))
+                };
+                let c = match self
+                    .read_chunk(computer, &stat.path, offset, want as u32)
+                    .await
+                {
+                    // The file got shorter than this chunk's offset (e.g. it
+                    // is being rewritten): the node refuses the offset.
+                    Err(MeshError::Remote {
+                        code: Some(ErrorCode::BadInput),
+                        message,
+                    }) if message.contains("past the end") => return Err(changed()),
+                    other => other?,
+                };
+                if c.size != stat.size || c.modified_ms != stat.modified_ms || c.data.len() != want
+                {
+                    return Err(changed());
                 }
                 Ok(c.data)
             }
