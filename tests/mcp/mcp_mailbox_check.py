@@ -15,30 +15,11 @@ check: all steps passed` when every check held.
 
 import argparse
 import asyncio
-import json
 import os
 
 from mcp import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
-
-
-def show(prefix, obj):
-    text = obj if isinstance(obj, str) else json.dumps(obj, sort_keys=True, ensure_ascii=False)
-    print(f"{prefix} {text}", flush=True)
-
-
-def check(cond, what, detail=None):
-    if not cond:
-        raise AssertionError(f"{what}: {detail!r}")
-
-
-async def call(session, name, args, expect_error=False):
-    show(">>>", f"{name} {json.dumps(args, sort_keys=True, ensure_ascii=False)}")
-    result = await session.call_tool(name, args)
-    text = "\n".join(c.text for c in result.content if getattr(c, "type", "") == "text")
-    show("<<<", {"is_error": result.is_error, "structured": result.structured_content, "text": text})
-    check(result.is_error == expect_error, f"{name} is_error", text)
-    return result.structured_content, text
+from mcp_steps import call, check
 
 
 async def run(args):

@@ -20,30 +20,11 @@ are tool errors with the reason. Exit code 0 and the last line
 
 import argparse
 import asyncio
-import json
 import os
 
 from mcp import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
-
-
-def show(prefix, obj):
-    text = obj if isinstance(obj, str) else json.dumps(obj, sort_keys=True, ensure_ascii=False)
-    print(f"{prefix} {text}", flush=True)
-
-
-def check(cond, what, detail=None):
-    if not cond:
-        raise AssertionError(f"{what}: {detail!r}")
-
-
-async def call(session, name, args, expect_error=False):
-    show(">>>", f"{name} {json.dumps(args, sort_keys=True, ensure_ascii=False)[:200]}")
-    result = await session.call_tool(name, args)
-    text = "\n".join(c.text for c in result.content if getattr(c, "type", "") == "text")
-    show("<<<", {"is_error": result.is_error, "structured": result.structured_content, "text": text})
-    check(result.is_error == expect_error, f"{name} is_error", text)
-    return result.structured_content, text
+from mcp_steps import call, check
 
 
 async def run(args):

@@ -64,6 +64,22 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
     Some(Duration::from_secs(secs))
 }
 
+/// The filter front ends build from what users type: event type names, a
+/// computer, and a session as `computer/session` (narrowing both) or a bare
+/// name (matching it on any computer).
+pub fn event_filter<S: AsRef<str>>(
+    types: &[S],
+    computer: Option<&str>,
+    session: Option<&str>,
+) -> Result<EventFilter, MeshError> {
+    let (computer, session) = match session.map(|s| s.split_once('/')) {
+        Some(Some((c, s))) => (Some(c), Some(s)),
+        Some(None) => (computer, session),
+        None => (computer, None),
+    };
+    EventFilter::new(types, computer, session).map_err(|e| MeshError::BadInput(e.to_string()))
+}
+
 /// A follower of the mesh's events through a filter, on its own connection.
 pub struct EventFeed {
     reader: EventReader,

@@ -22,7 +22,7 @@ pub mod watch;
 
 pub use agent::Answered;
 pub use clean::{cleaned_json, cleaned_lines, Cleaned};
-pub use events::{event_json, event_line, parse_duration, parse_since, EventFeed};
+pub use events::{event_filter, event_json, event_line, parse_duration, parse_since, EventFeed};
 pub use files::{Copied, Location, Progress};
 pub use info::{detail_json, detail_text, Detail, MailboxCounts};
 pub use mailbox::{Answer, Message, Sent};

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use telemux_bus::Cursor;
 use telemux_proto::mailbox::Delivery;
-use telemux_proto::{now_ms, EventFilter, Letter, MeshEvent, Op, ReplyBody, When};
+use telemux_proto::{now_ms, Letter, MeshEvent, Op, ReplyBody, When};
 
 use crate::events::EventFeed;
 use crate::mesh::{Mesh, MeshError};
@@ -53,7 +53,7 @@ impl Mesh {
     pub async fn send_message(&self, m: Message) -> Result<Sent, MeshError> {
         let (computer, session) = self.resolve_session(&m.session).await?;
         let answers = if m.notify {
-            let filter = EventFilter::new(
+            let filter = crate::events::event_filter(
                 &[
                     "message_answered",
                     "delivery_expired",
@@ -61,8 +61,7 @@ impl Mesh {
                 ],
                 Some(computer.as_str()),
                 None,
-            )
-            .map_err(|e| MeshError::BadInput(e.to_string()))?;
+            )?;
             Some(self.events(Cursor::End, filter).await?)
         } else {
             None

@@ -4,8 +4,7 @@
 use std::time::Duration;
 
 use telemux_bus::{BusError, Cursor};
-use telemux_client::{event_json, event_line, parse_since, Mesh, MeshError};
-use telemux_proto::EventFilter;
+use telemux_client::{event_filter, event_json, event_line, parse_since, Mesh, MeshError};
 
 use crate::out::outln;
 
@@ -25,15 +24,7 @@ pub struct EventsArgs {
 
 /// Prints events until caught up (or, following, until interrupted).
 pub async fn events(mesh: &Mesh, a: EventsArgs, json: bool) -> Result<i32, MeshError> {
-    let filter_err = |e: telemux_proto::UnknownEventType| MeshError::BadInput(e.to_string());
-    // `computer/session` narrows both; a bare name matches it on any computer.
-    let (computer, session) = match a.session.as_deref().map(|s| s.split_once('/')) {
-        Some(Some((c, s))) => (Some(c.to_string()), Some(s.to_string())),
-        Some(None) => (a.computer.clone(), a.session.clone()),
-        None => (a.computer.clone(), None),
-    };
-    let filter =
-        EventFilter::new(&a.types, computer.as_deref(), session.as_deref()).map_err(filter_err)?;
+    let filter = event_filter(&a.types, a.computer.as_deref(), a.session.as_deref())?;
     let from = match a.since.as_deref() {
         Some(s) => parse_since(s)?,
         None if a.follow => Cursor::End,

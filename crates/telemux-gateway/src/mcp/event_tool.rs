@@ -13,8 +13,7 @@ use rmcp::{tool, tool_router, ErrorData as McpError};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use telemux_bus::Cursor;
-use telemux_client::{event_json, event_line, parse_since, MeshError};
-use telemux_proto::EventFilter;
+use telemux_client::{event_filter, event_json, event_line, parse_since};
 
 use super::result::{encode, finish, timeout_of};
 use super::McpServer;
@@ -68,13 +67,7 @@ impl McpServer {
     ) -> Result<CallToolResult, McpError> {
         finish(
             async {
-                let (computer, session) = match p.session.as_deref().map(|s| s.split_once('/')) {
-                    Some(Some((c, s))) => (Some(c.to_string()), Some(s.to_string())),
-                    Some(None) => (p.computer.clone(), p.session.clone()),
-                    None => (p.computer.clone(), None),
-                };
-                let filter = EventFilter::new(&p.types, computer.as_deref(), session.as_deref())
-                    .map_err(|e| MeshError::BadInput(e.to_string()))?;
+                let filter = event_filter(&p.types, p.computer.as_deref(), p.session.as_deref())?;
                 let from = match p.since.as_deref() {
                     Some(s) => parse_since(s)?,
                     None => Cursor::End,

@@ -304,11 +304,17 @@ impl Mailbox {
             // tmux briefly away: try again next tick.
             Err(_) => return,
         };
-        let view = self.view(&target).await;
-        let is_ready = !blocked
-            && view
-                .as_ref()
-                .is_some_and(|v| rules::ready(d.letter.when, v));
+        // The target is looked at (a tmux call) only when the answer can
+        // matter: a pending message that is due, not expired, not blocked.
+        let due = d.status == Status::Pending
+            && now >= d.next_try_ms
+            && now < d.letter.expires_ms
+            && !blocked;
+        let is_ready = due
+            && self
+                .view(&target)
+                .await
+                .is_some_and(|v| rules::ready(d.letter.when, &v));
         let accepted = match self.watches.get_mut(id).and_then(|w| w.changes.as_mut()) {
             Some(rx) => rx.has_changed().unwrap_or(true),
             // A shell (or an agent not watched): typing is taking.
