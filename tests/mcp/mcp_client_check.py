@@ -51,6 +51,7 @@ TOOLS = {
     "search_output",
     "session_info",
     "clean_sessions",
+    "rename_session",
     "read_file",
     "write_file",
     "wait_for_event",

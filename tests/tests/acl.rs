@@ -127,6 +127,32 @@ async fn node_and_client_users_run_the_mesh_and_are_refused_the_rest() {
     assert!(info.ok().contains("\"stream_len\":"), "{info:?}");
     let clean = cli.run(&["clean", "AclPi", "--dry-run"]).await;
     assert!(clean.ok().contains("nothing to clean"), "{clean:?}");
+    // rename (RENAMENX of its own stream, HSET/HDEL of its exit bookkeeping,
+    // the pointer left under the old key) under the node's user, and back
+    // (over that pointer, DEL).
+    let renamed = cli.run(&["rename", "AclPi/work", "job"]).await;
+    assert_eq!(
+        renamed.ok().trim(),
+        "renamed AclPi/work to AclPi/job",
+        "{}",
+        node.log()
+    );
+    let text = cli.run(&["tail", "AclPi/job"]).await;
+    assert!(text.ok().contains("acl-42"), "{text:?}");
+    let back = cli.run(&["rename", "AclPi/job", "work"]).await;
+    assert_eq!(
+        back.ok().trim(),
+        "renamed AclPi/job to AclPi/work",
+        "{}",
+        node.log()
+    );
+    // The watchdog (HGETALL of the registry, MGET of liveness keys) has
+    // looked a few times by now, under the node's user.
+    assert!(
+        !node.log().contains("cannot look for computers"),
+        "{}",
+        node.log()
+    );
     cli.run(&["sessions", "AclPi"]).await.ok();
     cli.run(&["status", "AclPi"]).await.ok();
     let doctor = cli.run(&["doctor", "--json"]).await;

@@ -231,3 +231,66 @@ async fn mcp_wait_for_event_long_polls_with_a_cursor() {
         out.stderr
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crashed_computer_is_announced_offline_once_and_a_stopped_one_by_itself() {
+    let mut m = telemux_tests::Mesh::start(&["RasPi", "MozBook", "Desk"]).await;
+    let offline = |out: &telemux_tests::cli::Output, who: &str| -> Vec<Value> {
+        out.ok()
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .filter(|e| e["type"] == "computer_offline" && e["computer"] == who)
+            .collect()
+    };
+    // kill -9: no goodbye; the two other nodes notice, one announces it.
+    m.nodes[2].kill9();
+    let ev = wait_until("Desk announced offline", LONG, || async {
+        let out = m
+            .cli
+            .run(&["--json", "events", "--type", "computer_offline"])
+            .await;
+        offline(&out, "Desk").into_iter().next()
+    })
+    .await;
+    assert!(
+        ev["reason"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("heartbeats stopped (last seen"),
+        "{ev}"
+    );
+    assert!(
+        ev["from"] == "RasPi" || ev["from"] == "MozBook",
+        "published by a node that noticed: {ev}"
+    );
+    // A few more looks by both watchdogs (every 2 heartbeats): still one.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let out = m
+        .cli
+        .run(&["--json", "events", "--type", "computer_offline"])
+        .await;
+    assert_eq!(offline(&out, "Desk").len(), 1, "{}", out.ok());
+
+    // A graceful stop says so itself, and nobody announces it again.
+    m.nodes[1].stop();
+    let out = wait_until("MozBook offline", LONG, || async {
+        let out = m
+            .cli
+            .run(&["--json", "events", "--type", "computer_offline"])
+            .await;
+        (!offline(&out, "MozBook").is_empty()).then_some(out)
+    })
+    .await;
+    let ev = &offline(&out, "MozBook")[0];
+    assert_eq!(
+        (&ev["reason"], &ev["from"]),
+        (&Value::from("stopped"), &Value::from("MozBook")),
+        "{ev}"
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let out = m
+        .cli
+        .run(&["--json", "events", "--type", "computer_offline"])
+        .await;
+    assert_eq!(offline(&out, "MozBook").len(), 1, "{}", out.ok());
+}

@@ -87,6 +87,13 @@ impl Follower {
         })
     }
 
+    /// Follows `key` from now on, after `cursor` (a stream that moved,
+    /// keeping its entry ids: a renamed session's).
+    pub fn move_to(&mut self, key: String, cursor: String) {
+        self.key = key;
+        self.cursor = cursor;
+    }
+
     /// The id of the last entry returned (or the starting point).
     pub fn cursor(&self) -> &str {
         &self.cursor

@@ -27,6 +27,7 @@ pub mod mesh;
 pub mod output;
 pub mod presence;
 pub mod registry;
+pub mod rename;
 pub mod requester;
 pub mod status;
 pub mod streams;

@@ -332,6 +332,9 @@ impl Bus {
 /// A follower of one session's output stream, on its own connection.
 pub struct OutputReader {
     inner: Follower,
+    computer: ComputerName,
+    /// The session followed: its name changes when a rename record says so.
+    session: SessionName,
     /// Sequence number of the last record returned, to tell a real gap from
     /// a cursor entry that vanished with nothing lost (see [`Self::next_batch`]).
     last_seq: Option<u64>,
@@ -347,6 +350,8 @@ impl OutputReader {
     ) -> Result<OutputReader, BusError> {
         Ok(OutputReader {
             inner: Follower::new(bus, keys::output(c, s), from).await?,
+            computer: c.clone(),
+            session: s.clone(),
             last_seq: None,
         })
     }
@@ -360,13 +365,30 @@ impl OutputReader {
     /// records carry consecutive sequence numbers, so when the first record
     /// after the cursor is the successor of the last one returned, nothing
     /// was lost and no gap is reported.
+    ///
+    /// A renamed session's stream moves to its new key with its entry ids;
+    /// the old key keeps only the rename record. Reading that record from
+    /// the old key moves the reader to the new one, from the same cursor,
+    /// so it continues where it was (and reads the rename record there).
     pub async fn next_batch(
         &mut self,
         block: Option<Duration>,
         count: usize,
     ) -> Result<OutputBatch, BusError> {
-        let (entries, gap) = self.inner.next_batch(block, count).await?;
-        let entries = decode_all(entries);
+        let (entries, gap) = loop {
+            let before = self.inner.cursor().to_string();
+            let (entries, gap) = self.inner.next_batch(block, count).await?;
+            let entries = decode_all(entries);
+            match moved_to(&entries, &self.session) {
+                Some(to) => {
+                    tracing::debug!(computer = %self.computer, from = %self.session, %to, "session renamed; following its new name");
+                    self.session = to;
+                    let key = keys::output(&self.computer, &self.session);
+                    self.inner.move_to(key, before);
+                }
+                None => break (entries, gap),
+            }
+        };
         let first_seq = entries
             .iter()
             .find_map(|(_, r)| r.as_ref().ok().map(|r| r.seq));
@@ -394,6 +416,27 @@ impl OutputReader {
     pub fn cursor(&self) -> String {
         self.inner.cursor().to_string()
     }
+
+    /// The session followed now (its new name after a rename).
+    pub fn session(&self) -> &SessionName {
+        &self.session
+    }
+}
+
+/// The new name in the pointer a rename leaves under the old key.
+fn moved_to(entries: &OutputEntries, current: &SessionName) -> Option<SessionName> {
+    entries.iter().find_map(|(_, r)| match r {
+        Ok(OutputRecord {
+            event:
+                telemux_proto::OutputEvent::Renamed {
+                    to, pointer: true, ..
+                },
+            ..
+        }) => SessionName::new(to)
+            .ok()
+            .filter(|to| to.key() != current.key()),
+        _ => None,
+    })
 }
 
 /// Entries `last_output` looks through for the node's own newest record.

@@ -125,6 +125,30 @@ impl Bus {
         Ok(out)
     }
 
+    /// Claims the announcement that `c`'s run started at `started_ms`
+    /// went offline without a goodbye; true for the first caller only
+    /// (the claim lasts `keep`).
+    pub async fn claim_offline_notice(
+        &self,
+        c: &ComputerName,
+        started_ms: u64,
+        keep: std::time::Duration,
+    ) -> Result<bool, BusError> {
+        let ms = keep.as_millis().clamp(1, i64::MAX as u128) as i64;
+        let v: Value = self
+            .client()
+            .set(
+                keys::offline_noticed(c, started_ms),
+                "1",
+                Some(Expiration::PX(ms)),
+                Some(fred::types::SetOptions::NX),
+                false,
+            )
+            .await
+            .map_err(|e| BusError::redis(&format!("noting that {c} went offline"), &e))?;
+        Ok(!v.is_null())
+    }
+
     /// One computer's status, or `None` if it never registered.
     pub async fn computer(&self, name: &ComputerName) -> Result<Option<ComputerStatus>, BusError> {
         let record = async {

@@ -189,6 +189,53 @@ impl Bus {
         Ok(())
     }
 
+    /// A session was renamed: its topic, and its live-message state, move
+    /// from `old_key` to `new_key` (case-folded `computer/session`), the
+    /// topic now showing `display`. Idempotent: the CLI that renamed and the
+    /// gateway that sees the rename record both call it; whoever is second
+    /// finds nothing under the old key.
+    pub async fn tg_rename(
+        &self,
+        old_key: &str,
+        new_key: &str,
+        display: &str,
+    ) -> Result<(), BusError> {
+        if old_key == new_key {
+            return Ok(());
+        }
+        let c = self.client();
+        let what = "moving a renamed session's Telegram topic";
+        let err = |e: fred::error::Error| BusError::redis(what, &e);
+        if let Some(thread) = c
+            .hget::<Option<String>, _, _>(keys::tg_topics(), old_key)
+            .await
+            .map_err(err)?
+        {
+            c.hset::<(), _, _>(keys::tg_topics(), (new_key, thread.as_str()))
+                .await
+                .map_err(err)?;
+            c.hset::<(), _, _>(keys::tg_threads(), (thread.as_str(), display))
+                .await
+                .map_err(err)?;
+            c.hdel::<(), _, _>(keys::tg_topics(), old_key)
+                .await
+                .map_err(err)?;
+        }
+        if let Some(live) = c
+            .hget::<Option<String>, _, _>(keys::tg_live(), old_key)
+            .await
+            .map_err(err)?
+        {
+            c.hset::<(), _, _>(keys::tg_live(), (new_key, live.as_str()))
+                .await
+                .map_err(err)?;
+            c.hdel::<(), _, _>(keys::tg_live(), old_key)
+                .await
+                .map_err(err)?;
+        }
+        Ok(())
+    }
+
     /// Every session that has a topic: `(computer/session, thread)`.
     pub async fn tg_all_topics(&self) -> Result<Vec<(String, i64)>, BusError> {
         let v: Value = self

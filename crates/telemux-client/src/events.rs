@@ -183,7 +183,11 @@ pub fn event_line(r: &EventRecord) -> String {
     };
     let detail = match &r.event {
         E::SessionCreated { by, .. } if !by.is_empty() => format!("by {by}"),
-        E::SessionKilled { by, .. } => format!("by {by}"),
+        E::SessionKilled { by, .. } | E::SessionCleaned { by, .. } => format!("by {by}"),
+        E::SessionRenamed {
+            renamed_from, by, ..
+        } => format!("from {renamed_from} by {by}"),
+        E::ComputerOffline { reason, .. } if !reason.is_empty() => reason.clone(),
         E::SessionExited { exit_status, .. } => format!("exit {exit_status}"),
         E::CommandFinished { exit_code, .. } => format!("exit {exit_code}"),
         E::AgentState { state, .. } => state.to_string(),

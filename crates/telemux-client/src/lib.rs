@@ -14,6 +14,7 @@ pub mod files;
 pub mod info;
 pub mod mailbox;
 pub mod mesh;
+pub mod rename;
 pub mod run;
 pub mod screenshot;
 pub mod search;

@@ -44,6 +44,7 @@ pub fn event_note(ev: &OutputEvent) -> Option<String> {
         }
         OutputEvent::SessionClosed { reason } => format!("session closed: {reason}"),
         OutputEvent::Gap { reason, .. } => format!("gap in output: {reason}"),
+        OutputEvent::Renamed { from, to, .. } => format!("session renamed: {from} → {to}"),
         OutputEvent::AgentState {
             state,
             detail,
@@ -320,6 +321,9 @@ pub fn record_json(cursor: &str, rec: &OutputRecord) -> Value {
         }
         OutputEvent::SessionClosed { reason } => {
             json!({"type": "session_closed", "reason": reason})
+        }
+        OutputEvent::Renamed { from, to, .. } => {
+            json!({"type": "session_renamed", "from": from, "to": to})
         }
         OutputEvent::AgentState {
             state,

@@ -29,6 +29,7 @@ const TOOLS: &[&str] = &[
     "search_output",
     "session_info",
     "clean_sessions",
+    "rename_session",
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -160,6 +160,9 @@ impl Node {
         shared
             .tracker
             .spawn(heartbeat::run(shared.clone(), cancel.clone()));
+        shared
+            .tracker
+            .spawn(crate::watchdog::run(shared.clone(), cancel.clone()));
         shared.tracker.spawn(crate::events::run(
             shared.clone(),
             events_rx,
@@ -205,6 +208,7 @@ impl Node {
         shared
             .publish_event_now(MeshEvent::ComputerOffline {
                 computer: computer.to_string(),
+                reason: "stopped".into(),
             })
             .await;
         tracing::info!(computer = %computer, "node stopped");

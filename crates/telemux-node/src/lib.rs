@@ -26,6 +26,8 @@ mod server;
 mod session;
 mod sizes;
 mod state;
+mod watch_cmd;
+mod watchdog;
 
 pub use agent::{AgentProfile, AgentSpec};
 pub use config::{FilesConfig, NodeConfig, DEFAULT_FILES_MAX_BYTES, END_GRACE, MIN_OUTBOX_RECORDS};

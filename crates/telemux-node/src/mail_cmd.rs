@@ -27,6 +27,8 @@ pub(crate) enum MailCmd {
         id: String,
         reply: oneshot::Sender<Result<Delivery, OpError>>,
     },
+    /// A session was renamed: its messages follow it (no answer).
+    Renamed { from: String, to: String },
     /// Drop an entry not delivered yet.
     Drop {
         id: String,

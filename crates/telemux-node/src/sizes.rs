@@ -73,6 +73,13 @@ impl SizeClaims {
         }
     }
 
+    /// A session was renamed (case-folded names): its claims follow it.
+    pub fn rename(&mut self, from: &str, to: &str) {
+        if let Some(c) = self.sessions.remove(from) {
+            self.sessions.insert(to.to_string(), c);
+        }
+    }
+
     /// Forgets a session that is gone.
     pub fn forget(&mut self, session: &str) {
         self.sessions.remove(session);

@@ -44,6 +44,8 @@ pub(crate) struct WatcherHandle {
     /// The last command the shell finished: its exit record number and
     /// code (the mailbox answers `notify` messages to shells with it).
     pub last_command: Option<(u64, i32)>,
+    /// Requests for the watcher that must be ordered with its records (rename).
+    pub control: tokio::sync::mpsc::Sender<crate::watch_cmd::WatchCmd>,
 }
 
 /// Orders the input typed into one session: the operations that type, and a
@@ -149,6 +151,21 @@ impl SessionTable {
         } else {
             false
         }
+    }
+
+    /// Moves the watcher with `id` from `from_key` to `to`'s key (a rename);
+    /// false when that watcher is no longer under `from_key`.
+    pub fn rename(&self, from_key: &str, id: u64, to: &SessionName) -> bool {
+        let mut inner = self.lock();
+        if inner.map.get(from_key).map(|h| h.id) != Some(id) {
+            return false;
+        }
+        let Some(mut h) = inner.map.remove(from_key) else {
+            return false;
+        };
+        h.name = to.clone();
+        inner.map.insert(to.key(), h);
+        true
     }
 
     /// Runs `f` on the handle under `key` (under the lock, so `f` must be

@@ -16,8 +16,13 @@ use crate::{AgentState, Message};
 pub enum MeshEvent {
     /// A node started or came back.
     ComputerOnline { computer: String },
-    /// A node stopped gracefully.
-    ComputerOffline { computer: String },
+    /// A node went offline: it stopped (`reason` "stopped"), or its
+    /// heartbeats stopped and another node noticed (a crash, a lost network).
+    ComputerOffline {
+        computer: String,
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        reason: String,
+    },
     /// A session appeared (created or adopted).
     SessionCreated {
         computer: String,
@@ -34,6 +39,21 @@ pub enum MeshEvent {
     },
     /// A session is gone from tmux.
     SessionClosed { computer: String, session: String },
+    /// A session was renamed; `session` is its new name, `renamed_from`
+    /// the old (not `from`: every event's JSON has the publisher there).
+    /// Its output stream, inbox and Telegram topic follow it.
+    SessionRenamed {
+        computer: String,
+        session: String,
+        renamed_from: String,
+        by: String,
+    },
+    /// `clean` removed an ended session or its leftover output.
+    SessionCleaned {
+        computer: String,
+        session: String,
+        by: String,
+    },
     /// A session was killed on request (its `session_closed` follows).
     SessionKilled {
         computer: String,
@@ -127,6 +147,8 @@ pub const EVENT_TYPES: &[&str] = &[
     "session_exited",
     "session_closed",
     "session_killed",
+    "session_renamed",
+    "session_cleaned",
     "agent_state",
     "command_finished",
     "input_written",
@@ -149,6 +171,8 @@ impl MeshEvent {
             MeshEvent::SessionExited { .. } => "session_exited",
             MeshEvent::SessionClosed { .. } => "session_closed",
             MeshEvent::SessionKilled { .. } => "session_killed",
+            MeshEvent::SessionRenamed { .. } => "session_renamed",
+            MeshEvent::SessionCleaned { .. } => "session_cleaned",
             MeshEvent::AgentState { .. } => "agent_state",
             MeshEvent::CommandFinished { .. } => "command_finished",
             MeshEvent::InputWritten { .. } => "input_written",
@@ -166,11 +190,13 @@ impl MeshEvent {
     pub fn computer(&self) -> &str {
         match self {
             MeshEvent::ComputerOnline { computer }
-            | MeshEvent::ComputerOffline { computer }
+            | MeshEvent::ComputerOffline { computer, .. }
             | MeshEvent::SessionCreated { computer, .. }
             | MeshEvent::SessionExited { computer, .. }
             | MeshEvent::SessionClosed { computer, .. }
             | MeshEvent::SessionKilled { computer, .. }
+            | MeshEvent::SessionRenamed { computer, .. }
+            | MeshEvent::SessionCleaned { computer, .. }
             | MeshEvent::AgentState { computer, .. }
             | MeshEvent::CommandFinished { computer, .. }
             | MeshEvent::InputWritten { computer, .. }
@@ -192,6 +218,8 @@ impl MeshEvent {
             | MeshEvent::SessionExited { session, .. }
             | MeshEvent::SessionClosed { session, .. }
             | MeshEvent::SessionKilled { session, .. }
+            | MeshEvent::SessionRenamed { session, .. }
+            | MeshEvent::SessionCleaned { session, .. }
             | MeshEvent::AgentState { session, .. }
             | MeshEvent::CommandFinished { session, .. }
             | MeshEvent::InputWritten { session, .. }

@@ -13,6 +13,13 @@ pub fn alive(c: &ComputerName) -> String {
     format!("{PREFIX}:alive:{}", c.key())
 }
 
+/// Marker that computer `c`'s run started at `started_ms` was announced
+/// offline after its heartbeats stopped (`SET NX`), so of all the nodes
+/// that notice, one publishes `computer_offline`.
+pub fn offline_noticed(c: &ComputerName, started_ms: u64) -> String {
+    format!("{PREFIX}:gone:{}:{started_ms}", c.key())
+}
+
 /// Hash of every computer ever seen: field = case-folded name, value = last `ComputerInfo`.
 pub fn computers() -> String {
     format!("{PREFIX}:computers")

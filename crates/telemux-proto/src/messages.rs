@@ -248,6 +248,9 @@ pub enum Op {
     },
     /// Kill a session.
     Kill { session: String },
+    /// Rename a session to `to`: tmux's session, its output stream (same
+    /// entry ids, so cursors stay valid), exit bookkeeping and inbox.
+    Rename { session: String, to: String },
     /// Run `command` (argv) in a fresh session and end it after `timeout_ms`.
     Run {
         cwd: Option<String>,
@@ -378,6 +381,8 @@ pub enum ReplyBody {
     Error { code: ErrorCode, message: String },
     /// Answer to `Search`.
     Found(Found),
+    /// Answer to `Rename`: the names as tmux spells them.
+    Renamed { from: String, to: String },
     /// Answer to `Info`.
     Info(SessionDetail),
     /// Answer to `Clean`: what was removed (or, with `dry_run`, would be).
@@ -444,6 +449,16 @@ pub enum OutputEvent {
     },
     /// The session is gone from tmux (killed, or its pane closed).
     SessionClosed { reason: String },
+    /// The session was renamed; the stream continues under `to`'s key. A
+    /// copy with `pointer` set (same seq and id) is the only entry left
+    /// under the old key, so a reader of the old name learns where to go
+    /// (see docs/protocol.md).
+    Renamed {
+        from: String,
+        to: String,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        pointer: bool,
+    },
     /// An agent session changed state; `detail` says what showed it (the
     /// question asked, or which signal). `prompt`: the question and its
     /// choices, when the new state is `waiting_for_input` and they could be

@@ -22,6 +22,7 @@ pub mod command;
 pub mod control;
 pub mod error;
 pub mod format;
+mod input;
 pub mod pane;
 pub mod server;
 mod setup;

@@ -278,6 +278,16 @@ pub enum Command {
         #[arg(allow_hyphen_values = true)]
         session: String,
     },
+    /// Rename a session on its computer: its output stream (cursors stay
+    /// valid), inbox and Telegram topic follow.
+    Rename {
+        /// computer/session.
+        #[arg(allow_hyphen_values = true)]
+        session: String,
+        /// The new name (on the same computer).
+        #[arg(allow_hyphen_values = true)]
+        new_name: String,
+    },
     /// Remove a computer that was stopped for good from `computers` (refused while it is online).
     Forget {
         /// Computer name.

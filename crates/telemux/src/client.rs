@@ -257,6 +257,23 @@ async fn execute(mesh: &Mesh, cmd: Command, json: bool, cfg: &Config) -> Result<
             mesh.kill(&session).await?;
             ok(json);
         }
+        Command::Rename { session, new_name } => {
+            let r = mesh.rename(&session, &new_name).await?;
+            if json {
+                outln!(
+                    "{}",
+                    json!({"computer": r.computer.as_str(), "from": r.from, "to": r.to, "session": format!("{}/{}", r.computer, r.to)})
+                );
+            } else {
+                outln!(
+                    "renamed {}/{} to {}/{}",
+                    r.computer,
+                    r.from,
+                    r.computer,
+                    r.to
+                );
+            }
+        }
         Command::Forget { computer } => return forget(mesh, &computer, json).await,
         Command::Tail {
             session,

@@ -374,6 +374,26 @@ fn dispatch(
             s.topics.push((chat, t, name.clone()));
             ok(json!({"message_thread_id": t, "name": name, "icon_color": 7_322_096}))
         }
+        "editForumTopic" => {
+            let t = p["message_thread_id"].as_i64().unwrap_or(0);
+            let Some(topic) = s
+                .topics
+                .iter_mut()
+                .find(|(c, th, _)| *c == chat && *th == t)
+            else {
+                return err(400, "Bad Request: message thread not found", None);
+            };
+            if let Some(name) = p.get("name").and_then(|n| n.as_str()) {
+                if name.is_empty() || name.chars().count() > 128 {
+                    return err(400, "Bad Request: TOPIC_NAME_INVALID", None);
+                }
+                if topic.2 == name {
+                    return err(400, "Bad Request: TOPIC_NOT_MODIFIED", None);
+                }
+                topic.2 = name.to_string();
+            }
+            ok(json!(true))
+        }
         "sendMessage" => {
             if let Some(r) = rate_check(s, chat) {
                 return r;

@@ -1,6 +1,8 @@
-//! The `session_info` tool: one session in detail ([`telemux_client::Mesh::info`]),
-//! and `clean_sessions` ([`telemux_client::Mesh::clean`]). Apart from `tools.rs` to keep that file within its size; the server joins
-//! the routers.
+//! The session lifecycle tools apart from start and kill: `session_info`,
+//! one session in detail ([`telemux_client::Mesh::info`]); `clean_sessions`
+//! ([`telemux_client::Mesh::clean`]); `rename_session`
+//! ([`telemux_client::Mesh::rename`]). Apart from `tools.rs` to keep that
+//! file within its size; the server joins the routers.
 
 use rmcp::handler::server::tool::schema_for_output;
 use rmcp::handler::server::wrapper::Parameters;
@@ -97,6 +99,52 @@ impl McpServer {
                     .join("\n");
                 let computers = done.iter().map(telemux_client::cleaned_json).collect();
                 encode(&CleanOut { computers }, text)
+            }
+            .await,
+        )
+    }
+}
+
+/// Input of `rename_session`.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct RenameParams {
+    /// `COMPUTER/SESSION` (or a bare name unique in the mesh).
+    pub session: String,
+    /// The new name, on the same computer (letters, digits, `-`, `_`).
+    pub new_name: String,
+}
+
+/// Result of `rename_session`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct RenameOut {
+    /// The session's new address, `COMPUTER/NEW_NAME`.
+    pub session: String,
+    /// Its old name.
+    pub from: String,
+}
+
+#[tool_router(router = rename_router, vis = "pub(crate)")]
+impl McpServer {
+    /// Renames a session.
+    #[tool(
+        name = "rename_session",
+        description = "Rename a session on its computer, e.g. `MozBook/api` to `web`. Its output (cursors stay valid), queued messages and Telegram topic follow; a name in use is refused.",
+        output_schema = schema_for_output::<RenameOut>(),
+        annotations(destructive_hint = false, idempotent_hint = false, open_world_hint = false)
+    )]
+    pub async fn rename_session(
+        &self,
+        Parameters(p): Parameters<RenameParams>,
+    ) -> Result<CallToolResult, McpError> {
+        finish(
+            async {
+                let r = self.mesh().rename(&p.session, &p.new_name).await?;
+                let out = RenameOut {
+                    session: format!("{}/{}", r.computer, r.to),
+                    from: format!("{}/{}", r.computer, r.from),
+                };
+                let text = format!("renamed {} to {}", out.from, out.session);
+                encode(&out, text)
             }
             .await,
         )

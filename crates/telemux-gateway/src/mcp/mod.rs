@@ -7,7 +7,8 @@
 //! * [`event_tool`] — `wait_for_event`: the mesh event bus as a long poll.
 //! * [`mail_tool`] — `send_message`: queued delivery, optionally waiting for the answer.
 //! * [`search_tool`] — `search_output`: a regex over retained output, mesh-wide.
-//! * [`info_tool`] — `session_info`: one session in detail; `clean_sessions`.
+//! * [`info_tool`] — `session_info`: one session in detail; `clean_sessions`;
+//!   `rename_session`.
 //! * [`file_tools`] — `read_file`, `write_file`: files within a computer's `files.roots`.
 //! * [`params`] — their JSON-Schema inputs and structured outputs.
 //! * [`output`] — bounding long output (head + tail) for a model.
@@ -146,7 +147,8 @@ impl McpServer {
                 + Self::mail_router()
                 + Self::search_router()
                 + Self::info_router()
-                + Self::clean_router(),
+                + Self::clean_router()
+                + Self::rename_router(),
         }
     }
 

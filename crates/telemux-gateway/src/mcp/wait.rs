@@ -416,7 +416,7 @@ pub async fn wait(
                         return Ok(done(happened, &seen, &last_frame, &reader));
                     }
                 }
-                OutputEvent::Gap { .. } => {}
+                OutputEvent::Gap { .. } | OutputEvent::Renamed { .. } => {}
             }
         }
     }

@@ -310,6 +310,9 @@ impl Live {
             } => self.note(&format!(
                 "[telemux: output records {from_seq}..{to_seq} were lost]"
             )),
+            OutputEvent::Renamed { from, to, .. } => {
+                self.note(&format!("[telemux: session renamed {from} → {to}]"))
+            }
             OutputEvent::AgentState { state, detail, .. } => self.set_agent(*state, detail),
         }
     }

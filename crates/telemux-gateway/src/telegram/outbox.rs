@@ -149,6 +149,14 @@ impl Outbox {
         true
     }
 
+    /// Stores slot `id`'s delivered state under `persist` from now on (its
+    /// session was renamed).
+    pub fn set_persist(&self, id: &str, persist: Option<String>) {
+        if let Some(s) = self.lock().slots.get_mut(id) {
+            s.persist = persist;
+        }
+    }
+
     /// Whether slot `id` exists.
     pub fn has(&self, id: &str) -> bool {
         self.lock().slots.contains_key(id)

@@ -11,7 +11,10 @@
 
 use std::{sync::Arc, time::Duration};
 
-use frankenstein::{methods::CreateForumTopicParams, AsyncTelegramApi};
+use frankenstein::{
+    methods::{CreateForumTopicParams, EditForumTopicParams},
+    AsyncTelegramApi,
+};
 use telemux_bus::{Cursor, OutputReader};
 use telemux_proto::{now_ms, AgentState, ComputerName, OutputEvent, SessionAddr, SessionName};
 
@@ -192,7 +195,10 @@ async fn watch(
     start: Option<String>,
     cancel: &tokio_util::sync::CancellationToken,
 ) {
-    let key = session_key(c, s);
+    // The session's name changes when it is renamed; the slot's id does not.
+    let mut s = s.clone();
+    let s = &mut s;
+    let mut key = session_key(c, s);
     let slot = slot_id(&key);
     let bus = bot.bus().clone();
     let saved: Option<LiveState> = bus
@@ -215,7 +221,7 @@ async fn watch(
     };
     bot.outbox
         .open(&slot, chat, Some(thread), live, Some(key.clone()));
-    let addr = format!("{c}/{s}");
+    let mut addr = format!("{c}/{s}");
     let mut notifier = Notifier::new();
     let mut reader = loop {
         match OutputReader::new(&bus, c, s, from.clone()).await {
@@ -285,6 +291,17 @@ async fn watch(
                 }
             }
         }
+        let renamed = batch.entries.iter().any(|(_, r)| {
+            r.as_ref()
+                .is_ok_and(|r| matches!(r.event, OutputEvent::Renamed { .. }))
+        });
+        if renamed {
+            // Also when the name is the reader's already: a gateway that
+            // was down during the rename still retitles the topic.
+            *s = reader.session().clone();
+            key = follow_rename(bot, &key, c, s, chat, thread, &slot).await;
+            addr = format!("{c}/{s}");
+        }
         if closed {
             bot.typing.set(chat, thread, false);
             tracing::info!(computer = %c, session = %s, "session closed; its topic stays");
@@ -295,6 +312,52 @@ async fn watch(
             return;
         }
     }
+}
+
+/// The session of topic `thread` is called `s` now (it was `old_key`):
+/// moves its topic entry and live state, stores the live state under the
+/// new name, and retitles the topic. Returns the new session key.
+async fn follow_rename(
+    bot: &Arc<Bot>,
+    old_key: &str,
+    c: &ComputerName,
+    s: &SessionName,
+    chat: i64,
+    thread: i32,
+    slot: &str,
+) -> String {
+    let key = session_key(c, s);
+    let display = format!("{c}/{s}");
+    if let Err(e) = bot.bus().tg_rename(old_key, &key, &display).await {
+        tracing::warn!(computer = %c, session = %s, error = %e, "could not move the renamed session's topic entry");
+    }
+    bot.outbox.set_persist(slot, Some(key.clone()));
+    {
+        let mut w = bot.watchers.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(t) = w.remove(old_key) {
+            w.insert(key.clone(), t);
+        }
+    }
+    let params = EditForumTopicParams {
+        chat_id: chat.into(),
+        message_thread_id: thread,
+        name: Some(display.clone()),
+        icon_custom_emoji_id: None,
+    };
+    bot.outbox.reserve(chat).await;
+    match bot.api.edit_forum_topic(&params).await {
+        Ok(_) => {
+            tracing::info!(computer = %c, session = %s, thread, "retitled the renamed session's topic")
+        }
+        Err(e) => {
+            if let Some(d) = e.retry_after() {
+                bot.outbox.block(chat, d);
+            }
+            // TOPIC_NOT_MODIFIED: a restarted gateway replaying the rename.
+            tracing::info!(computer = %c, session = %s, thread, error = %e, "topic not retitled");
+        }
+    }
+    key
 }
 
 /// Posts a notification as a new message, after the live message's update,

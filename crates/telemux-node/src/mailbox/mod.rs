@@ -148,6 +148,20 @@ impl Mailbox {
                 let r = self.drop_entry(&id).await;
                 let _ = reply.send(r);
             }
+            MailCmd::Renamed { from, to } => {
+                let ids: Vec<String> = self
+                    .entries
+                    .values()
+                    .filter(|d| d.letter.session.eq_ignore_ascii_case(&from))
+                    .map(|d| d.letter.id.clone())
+                    .collect();
+                for id in ids {
+                    if let Some(d) = self.entries.get_mut(&id) {
+                        d.letter.session = to.clone();
+                    }
+                    self.save(&id).await;
+                }
+            }
         }
     }
 

@@ -2,6 +2,7 @@
 //! `remain-on-exit`; each killed as `kill` does, with its event) and the
 //! output streams of sessions that no longer exist here (not listed by
 //! tmux, not being created). With `dry_run` it only says what would go.
+//! Each session removed is a `session_cleaned` event.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -41,11 +42,18 @@ pub(crate) async fn clean(
     if !dry_run {
         for s in &exited {
             match shared.tmux.kill_session(s).await {
-                Ok(()) => shared.mesh_event(MeshEvent::SessionKilled {
-                    computer: c.to_string(),
-                    session: s.to_string(),
-                    by: by.to_string(),
-                }),
+                Ok(()) => {
+                    shared.mesh_event(MeshEvent::SessionKilled {
+                        computer: c.to_string(),
+                        session: s.to_string(),
+                        by: by.to_string(),
+                    });
+                    shared.mesh_event(MeshEvent::SessionCleaned {
+                        computer: c.to_string(),
+                        session: s.to_string(),
+                        by: by.to_string(),
+                    });
+                }
                 // Gone meanwhile: nothing left to remove.
                 Err(telemux_tmux::TmuxError::NoSession(_)) => {}
                 Err(e) => return Err(e.into()),
@@ -53,6 +61,11 @@ pub(crate) async fn clean(
         }
         for s in &leftover {
             shared.bus.delete_output(c, s).await?;
+            shared.mesh_event(MeshEvent::SessionCleaned {
+                computer: c.to_string(),
+                session: s.to_string(),
+                by: by.to_string(),
+            });
         }
     }
     Ok(ReplyBody::Cleaned {

@@ -16,6 +16,7 @@ mod input;
 mod kill;
 mod list;
 mod read;
+mod rename;
 mod resume;
 mod run;
 mod search;
@@ -83,6 +84,7 @@ pub(crate) async fn execute(shared: &Arc<Shared>, op: Op, by: &str) -> Result<Re
             last_turn,
         } => read::read_op(shared, &session, lines, raw, last_turn).await,
         Op::Kill { session } => kill::kill(shared, &session, by).await,
+        Op::Rename { session, to } => rename::rename(shared, &session, &to, by).await,
         Op::Answer {
             session,
             choice,

@@ -22,6 +22,7 @@ mod lifecycle;
 mod outbox;
 mod output;
 mod publish;
+mod rename;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -29,7 +30,7 @@ use std::time::Duration;
 
 use telemux_proto::{now_ms, AgentState, MeshEvent, OutputEvent, OutputRecord, SessionName};
 use telemux_tmux::ControlClient;
-use tokio::sync::Notify;
+use tokio::sync::{mpsc, Notify};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -43,6 +44,7 @@ use crate::config::MIN_OUTBOX_RECORDS;
 use crate::error::OpError;
 use crate::render::Renderer;
 use crate::state::{Shared, WatcherHandle};
+use crate::watch_cmd::{self, WatchCmd};
 
 /// How a watched session came to be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,10 +58,15 @@ pub(crate) enum Origin {
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 struct Watcher {
+    /// The watcher's id in the session table.
+    id: u64,
     out: Output,
     publish: Publisher,
     life: Lifecycle,
     agent: Option<AgentWatch>,
+    /// Requests from operations (rename); `None` once every sender is gone
+    /// (a successor under the same name took the table entry).
+    control: Option<mpsc::Receiver<WatchCmd>>,
 }
 
 /// Starts watching `name`; returns the output-stream cursor to read from so
@@ -133,6 +140,7 @@ pub(crate) async fn start(
 
     let check = Arc::new(Notify::new());
     let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+    let (control, control_rx) = mpsc::channel(watch_cmd::QUEUE);
     shared.sessions.insert(
         name.key(),
         WatcherHandle {
@@ -146,10 +154,13 @@ pub(crate) async fn start(
             input: Arc::default(),
             server_pid,
             last_command: None,
+            control,
         },
     );
     shared.sessions_changed.notify_one();
     let mut w = Watcher {
+        id,
+        control: Some(control_rx),
         out: Output::new(ctl, renderer),
         publish: Publisher::new(
             shared.clone(),
@@ -203,6 +214,8 @@ pub(crate) async fn start(
     shared.tracker.spawn(async move {
         let stopping = cancel.clone();
         w.run(cancel, check).await;
+        // Renamed meanwhile, perhaps: the name is the publisher's now.
+        let name = w.publish.name.clone();
         // Closed: the closure is published. A watcher that gave up on a
         // session tmux no longer has (its control client lost) ended too;
         // one stopped by the node's shutdown did not.
@@ -265,6 +278,10 @@ impl Watcher {
                     }
                 }
                 _ = check.notified() => self.check().await,
+                cmd = recv_opt(&mut self.control), if self.control.is_some() => match cmd {
+                    Some(cmd) => self.on_cmd(cmd).await,
+                    None => self.control = None,
+                },
                 _ = sleep_until_opt(look), if look.is_some() => {
                     if let Some(a) = &mut self.agent {
                         a.wake(&mut self.out, &mut self.publish).await;
@@ -303,10 +320,31 @@ impl Watcher {
         matches!(p.shared.tmux.has_session(&p.name).await, Ok(false))
     }
 
+    async fn on_cmd(&mut self, cmd: WatchCmd) {
+        match cmd {
+            WatchCmd::Rename {
+                to,
+                over_pointer,
+                by,
+                reply,
+            } => {
+                let r = self.rename(to, over_pointer, &by).await;
+                let _ = reply.send(r);
+            }
+        }
+    }
+
     async fn check(&mut self) {
         self.life
             .check(&mut self.out, &mut self.publish, self.agent.as_mut())
             .await;
+    }
+}
+
+async fn recv_opt(rx: &mut Option<mpsc::Receiver<WatchCmd>>) -> Option<WatchCmd> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => None,
     }
 }
 

@@ -86,6 +86,7 @@ fn weight(event: &OutputEvent) -> usize {
         OutputEvent::Raw { raw } => raw.len(),
         OutputEvent::Gap { reason, .. } | OutputEvent::SessionClosed { reason } => reason.len(),
         OutputEvent::AgentState { detail, .. } => detail.len(),
+        OutputEvent::Renamed { from, to, .. } => from.len() + to.len(),
         OutputEvent::CommandFinished { .. } | OutputEvent::SessionExited { .. } => 0,
     }
 }

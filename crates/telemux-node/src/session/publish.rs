@@ -86,6 +86,11 @@ impl Publisher {
     /// Queues a record for publishing under its stream id.
     pub fn push(&mut self, mut p: Pending) {
         p.id = self.ids.next(p.record.seq, p.record.ts_ms);
+        self.push_with_id(p);
+    }
+
+    /// Queues a record whose stream id is assigned already.
+    fn push_with_id(&mut self, p: Pending) {
         if self.outbox.push(p) {
             tracing::warn!(computer = %self.shared.cfg.computer, session = %self.name, cap = self.outbox.cap(), "outbox full; dropping the oldest output");
         }
@@ -206,6 +211,47 @@ impl Publisher {
             .await
         {
             tracing::warn!(computer = %computer, session = %self.name, error = %e, "could not set the ended session's output to expire");
+        }
+    }
+
+    /// The session is called `to` now (tmux renamed it, its stream moved):
+    /// records go under the new name, starting with the rename record, and
+    /// a copy of that record marked as the pointer is left under the old
+    /// key. Everything queued must have been stored before (the caller
+    /// flushed), so no record lands under the old key after the pointer.
+    pub async fn renamed(&mut self, to: SessionName) {
+        let from = std::mem::replace(&mut self.name, to.clone());
+        let computer = self.shared.cfg.computer.clone();
+        let event = |pointer| OutputEvent::Renamed {
+            from: from.to_string(),
+            to: to.to_string(),
+            pointer,
+        };
+        let record = self.record(event(false));
+        let mut pointer = record.clone();
+        pointer.event = event(true);
+        let mut p = Pending::new(record, None);
+        p.id = self.ids.next(p.record.seq, p.record.ts_ms);
+        let id = p.id.clone();
+        self.push_with_id(p);
+        self.flush().await;
+        if from.key() == to.key() {
+            return;
+        }
+        let keep = self.shared.cfg.retention.max(END_GRACE);
+        let left = match Envelope::seal(computer.as_str(), &pointer) {
+            Ok(env) => {
+                self.shared
+                    .bus
+                    .leave_rename_pointer(&computer, &from, &id, &env, keep)
+                    .await
+            }
+            Err(e) => Err(e.into()),
+        };
+        if let Err(e) = left {
+            // Readers of the old name then wait on a key nobody writes;
+            // they find the session under its new name when they resolve it again.
+            tracing::warn!(computer = %computer, session = %to, %from, error = %e, "could not leave the rename pointer under the old name");
         }
     }
 

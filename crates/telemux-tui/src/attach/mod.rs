@@ -42,6 +42,8 @@ pub enum Ended {
 /// What the output follower hands the terminal loop.
 enum Out {
     Bytes(Vec<u8>),
+    /// The session was renamed: input and sizes go to its new name.
+    Renamed(SessionName),
     Ended(String),
     Failed(String),
 }
@@ -75,25 +77,30 @@ impl Attach {
     /// Runs until the detach key, the session's end, or `cancel`.
     pub async fn run(self, cancel: CancellationToken) -> Result<Ended, TuiError> {
         let client = format!("attach-{}", uuid::Uuid::now_v7());
-        let (c, s) = (&self.computer, &self.session);
+        let c = &self.computer;
         let (cols, rows) = term::size();
-        self.mesh.resize(c, s, &client, Some((cols, rows))).await?;
-        let result = self.attached(&client, cols, rows, cancel).await;
+        self.mesh
+            .resize(c, &self.session, &client, Some((cols, rows)))
+            .await?;
+        let mut s = self.session.clone();
+        let result = self.attached(&client, &mut s, cols, rows, cancel).await;
         // Give the window its size back, even after a failure.
-        if let Err(e) = self.mesh.resize(c, s, &client, None).await {
+        if let Err(e) = self.mesh.resize(c, &s, &client, None).await {
             tracing::debug!(error = %e, "releasing the window size failed");
         }
         result
     }
 
+    /// The attach itself; `s` follows the session's renames.
     async fn attached(
         &self,
         client: &str,
+        s: &mut SessionName,
         mut cols: u16,
         mut rows: u16,
         cancel: CancellationToken,
     ) -> Result<Ended, TuiError> {
-        let (c, s) = (&self.computer, &self.session);
+        let c = &self.computer;
         let snap = self.mesh.snapshot(c, s).await?;
         let reader =
             OutputReader::new(self.mesh.bus(), c, s, Cursor::After(snap.cursor.clone())).await?;
@@ -141,6 +148,7 @@ impl Attach {
                 }
                 out = out_rx.recv() => match out {
                     Some(Out::Bytes(b)) => write(&mut stdout, &mirror.feed(&b))?,
+                    Some(Out::Renamed(to)) => *s = to,
                     Some(Out::Ended(why)) => break Ended::SessionEnded(why),
                     Some(Out::Failed(e)) => failed = Some(e),
                     None => break Ended::Detached,
@@ -220,6 +228,11 @@ async fn follow(mut reader: OutputReader, tx: mpsc::Sender<Out>, stop: Cancellat
                         )))
                         .await;
                     return;
+                }
+                OutputEvent::Renamed { .. } => {
+                    let to = reader.session().clone();
+                    let _ = tx.send(Out::Bytes(std::mem::take(&mut bytes))).await;
+                    let _ = tx.send(Out::Renamed(to)).await;
                 }
                 OutputEvent::SessionClosed { reason } => {
                     let _ = tx.send(Out::Bytes(std::mem::take(&mut bytes))).await;

@@ -154,7 +154,7 @@ impl Model {
                 }
                 want.push(Refresh::Computer(computer));
             }
-            MeshEvent::ComputerOffline { computer } => {
+            MeshEvent::ComputerOffline { computer, .. } => {
                 if let Some(c) = self.computers.get_mut(&fold(&computer)) {
                     c.online = false;
                     c.beat_at = None;
@@ -201,6 +201,19 @@ impl Model {
             MeshEvent::SessionClosed { computer, session } => {
                 if let Some(c) = self.computers.get_mut(&fold(&computer)) {
                     c.sessions.remove(&fold(&session));
+                }
+            }
+            MeshEvent::SessionRenamed {
+                computer,
+                session,
+                renamed_from,
+                ..
+            } => {
+                if let Some(c) = self.computers.get_mut(&fold(&computer)) {
+                    if let Some(mut row) = c.sessions.remove(&fold(&renamed_from)) {
+                        row.info.name = session.clone();
+                        c.sessions.insert(fold(&session), row);
+                    }
                 }
             }
             MeshEvent::AgentState {
