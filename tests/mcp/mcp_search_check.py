@@ -8,7 +8,9 @@ With --info (tests/tests/info.rs, mcp_session_info_through_the_python_sdk)
 it checks session_info on each session instead: its address, a pid, a size,
 state running and a non-empty output stream; an unknown session is a tool
 error; clean_sessions with dry_run lists nothing to remove on each
-computer. Last line then: `mcp session_info check: passed`.
+computer; rename_session renames the first session and back (its output
+is readable under the new name; a name in use is a tool error saying so).
+Last line then: `mcp session_info check: passed`.
 
 Each session printed `needle-42` (typed as `echo needle-$((6*7))`). Checks:
 search_output finds the line in both sessions, each hit on its computer
@@ -48,6 +50,16 @@ async def run(args):
                 names = sorted(c["computer"] for c in r["computers"])
                 check(names == sorted(a.split("/")[0] for a in sessions), "every computer asked", r)
                 check(all(c["dry_run"] and c["sessions"] == [] for c in r["computers"]), "nothing exited", r)
+                computer, name = sessions[0].split("/")
+                r, text = await call(session, "rename_session", {"session": sessions[0], "new_name": name + "-mcp"})
+                check(r["session"] == f"{computer}/{name}-mcp" and r["from"] == sessions[0], "renamed", r)
+                out, text = await call(session, "read_output", {"session": r["session"]})
+                check("needle-42" in text, "the output follows the new name", text)
+                _, text = await call(session, "rename_session", {"session": r["session"], "new_name": name + "-mcp"},
+                                     expect_error=True)
+                check("called that already" in text, "same name refused", text)
+                r, _ = await call(session, "rename_session", {"session": r["session"], "new_name": name})
+                check(r["session"] == sessions[0], "renamed back", r)
                 print("mcp session_info check: passed", flush=True)
                 return
             check("search_output" in tools, "search_output listed", sorted(tools))

@@ -28,6 +28,9 @@ pub struct Message {
     pub from: Option<String>,
     /// Wait for the target's answer.
     pub notify: bool,
+    /// Queue the answer for this session (`COMPUTER/SESSION`) when it is
+    /// idle, instead of (or as well as) waiting for it; implies `notify`.
+    pub reply_to: Option<String>,
 }
 
 /// A queued message, and (with `notify`) the way to its answer.
@@ -52,6 +55,20 @@ impl Mesh {
     /// Queues `m` in its target's mailbox; see the module docs.
     pub async fn send_message(&self, m: Message) -> Result<Sent, MeshError> {
         let (computer, session) = self.resolve_session(&m.session).await?;
+        let reply_to = match &m.reply_to {
+            Some(r) => {
+                // Its node says whether it exists (and which names do).
+                let (c, s) = self.resolve_session(r).await?;
+                let op = Op::Info {
+                    session: s.to_string(),
+                };
+                match self.call(&c, op).await? {
+                    ReplyBody::Info(d) => Some(format!("{c}/{}", d.info.name)),
+                    other => return Err(unexpected(other)),
+                }
+            }
+            None => None,
+        };
         let answers = if m.notify {
             let filter = crate::events::event_filter(
                 &[
@@ -75,7 +92,8 @@ impl Mesh {
             when: m.when,
             expires_ms: if ttl_ms == 0 { now } else { now + ttl_ms },
             from: m.from.unwrap_or_default(),
-            notify: m.notify,
+            notify: m.notify || reply_to.is_some(),
+            reply_to,
             queued_ms: now,
         };
         match self.call(&computer, Op::Enqueue(letter)).await? {

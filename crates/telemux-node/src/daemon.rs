@@ -163,6 +163,9 @@ impl Node {
         shared
             .tracker
             .spawn(crate::watchdog::run(shared.clone(), cancel.clone()));
+        shared
+            .tracker
+            .spawn(crate::replies::run(shared.clone(), cancel.clone()));
         shared.tracker.spawn(crate::events::run(
             shared.clone(),
             events_rx,

@@ -21,6 +21,7 @@ mod ops;
 mod reconcile;
 pub mod render;
 mod replay_store;
+mod replies;
 mod run_stdin;
 mod server;
 mod session;

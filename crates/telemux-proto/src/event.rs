@@ -132,6 +132,9 @@ pub enum MeshEvent {
         /// For a shell target: the command's exit code.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         exit_code: Option<i32>,
+        /// The sender's session that gets the answer queued (the letter's `reply_to`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reply_to: Option<String>,
     },
 }
 

@@ -69,6 +69,11 @@ pub struct Letter {
     /// (or command) it started has finished.
     #[serde(default)]
     pub notify: bool,
+    /// With `notify`: the sender's own session (`COMPUTER/SESSION`), which
+    /// gets the answer as a message of its own, queued for when it is idle
+    /// (its node reads `message_answered` and queues it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<String>,
     /// When it was queued (sender's clock).
     pub queued_ms: u64,
 }

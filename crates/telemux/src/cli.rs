@@ -97,6 +97,10 @@ pub enum Command {
         /// With --when: wait for the turn (or command) it starts to finish and print the answer.
         #[arg(long, requires = "when")]
         notify: bool,
+        /// With --when: queue the answer for this session (COMPUTER/SESSION,
+        /// e.g. the agent that sends), typed into it when it is idle.
+        #[arg(long, requires = "when", allow_hyphen_values = true)]
+        reply_to: Option<String>,
         /// With --notify: how long to wait for the answer (default 10m).
         #[arg(long, requires = "notify")]
         wait: Option<String>,

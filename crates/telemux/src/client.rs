@@ -113,6 +113,7 @@ async fn execute(mesh: &Mesh, cmd: Command, json: bool, cfg: &Config) -> Result<
             ttl,
             from,
             notify,
+            reply_to,
             wait,
         } => {
             let _ = no_enter;
@@ -123,6 +124,7 @@ async fn execute(mesh: &Mesh, cmd: Command, json: bool, cfg: &Config) -> Result<
                 ttl,
                 from,
                 notify,
+                reply_to,
                 wait,
             };
             return crate::mailbox::send(mesh, q, json).await;

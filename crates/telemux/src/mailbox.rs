@@ -24,6 +24,8 @@ pub struct Queue {
     pub from: Option<String>,
     /// `--notify`.
     pub notify: bool,
+    /// `--reply-to`.
+    pub reply_to: Option<String>,
     /// `--wait`.
     pub wait: Option<String>,
 }
@@ -56,6 +58,7 @@ pub async fn send(mesh: &Mesh, q: Queue, json: bool) -> Result<i32, MeshError> {
             ttl,
             from: q.from,
             notify: q.notify,
+            reply_to: q.reply_to,
         })
         .await?;
     let d = &sent.delivery;
@@ -64,7 +67,15 @@ pub async fn send(mesh: &Mesh, q: Queue, json: bool) -> Result<i32, MeshError> {
         if json {
             outln!("{}", delivery_json(&sent.computer, d));
         } else {
-            outln!("queued {} for {addr} (when {})", d.letter.id, q.when.trim());
+            let reply = match &d.letter.reply_to {
+                Some(r) => format!("; its answer will be queued for {r}"),
+                None => String::new(),
+            };
+            outln!(
+                "queued {} for {addr} (when {}){reply}",
+                d.letter.id,
+                q.when.trim()
+            );
         }
         return Ok(0);
     }
@@ -150,5 +161,6 @@ fn delivery_json(computer: &str, d: &Delivery) -> serde_json::Value {
         "changed_ms": d.changed_ms,
         "detail": d.detail,
         "notify": d.letter.notify,
+        "reply_to": d.letter.reply_to,
     })
 }

@@ -33,6 +33,11 @@ pub struct SendMessageParams {
     /// Wait for the turn (or command) the message starts and return its answer.
     #[serde(default)]
     pub notify: bool,
+    /// Your own session (`COMPUTER/SESSION`): the answer is queued for it
+    /// and typed into it when it is idle, so you need not wait (implies notify
+    /// on the target's side; this call returns once queued unless notify is set).
+    #[serde(default)]
+    pub reply_to: Option<String>,
     /// With notify: seconds to wait for the answer (default 30, capped by the server).
     #[serde(default)]
     pub timeout_s: Option<u64>,
@@ -87,6 +92,7 @@ impl McpServer {
                         ttl: p.ttl_s.map(Duration::from_secs),
                         from: None,
                         notify: p.notify,
+                        reply_to: p.reply_to.clone(),
                     })
                     .await?;
                 let session = format!("{}/{}", sent.computer, sent.delivery.letter.session);

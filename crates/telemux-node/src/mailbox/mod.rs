@@ -498,6 +498,7 @@ impl Mailbox {
             message_id: id.to_string(),
             answer,
             exit_code,
+            reply_to: d.letter.reply_to.clone(),
         });
     }
 

@@ -123,6 +123,7 @@ mod tests {
                 expires_ms,
                 from: "cli@h".into(),
                 notify: false,
+                reply_to: None,
                 queued_ms: 0,
             },
             status: Status::Pending,
