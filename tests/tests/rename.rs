@@ -5,7 +5,8 @@
 //! session; exit codes keep coming; the rename is an event; names in use,
 //! bad names and other computers are refused with what to do; renaming back
 //! works. With the Telegram gateway (fake Bot API), the topic is retitled and
-//! keeps serving the session.
+//! keeps serving the session, `/rename` works from the topic, and `/queue`
+//! posts the queued command's answer there.
 
 use std::time::Duration;
 
@@ -253,5 +254,43 @@ async fn a_renamed_session_keeps_its_telegram_topic() {
     .await;
     let screen = m.cli.run(&["read", "RasPi/job"]).await;
     assert!(screen.ok().contains("two-2"), "{screen:?}");
+
+    // /rename from the topic itself; /queue waits for the prompt and posts
+    // the answer (a shell's: its exit code) into the topic.
+    tg.inject_message(OWNER, GROUP, Some(thread), "/rename job2");
+    wait_until("the topic retitled again", LONG, || async {
+        tg.topics()
+            .iter()
+            .any(|t| t.1 == thread && t.2 == "RasPi/job2")
+            .then_some(())
+    })
+    .await;
+    tg.inject_message(OWNER, GROUP, Some(thread), "sleep 2");
+    tg.inject_message(
+        OWNER,
+        GROUP,
+        Some(thread),
+        "/queue echo queued-$((5+5)); (exit 4)",
+    );
+    wait_until("the queued message's answer in the topic", LONG, || async {
+        let msgs = tg.messages(GROUP, Some(thread));
+        let queued = msgs
+            .iter()
+            .any(|m| m.text.contains("Queued for RasPi/job2"));
+        let answered = msgs.iter().any(|m| {
+            m.text.contains("RasPi/job2 answered your queued message")
+                && m.text.contains("exit code 4")
+        });
+        (queued && answered)
+            .then_some(())
+            .ok_or_else(|| msgs.iter().map(|m| m.text.clone()).collect::<Vec<_>>())
+    })
+    .await;
+    let screen = m.cli.run(&["read", "RasPi/job2"]).await;
+    assert_eq!(
+        screen.ok().matches("\nqueued-10").count(),
+        1,
+        "typed once: {screen:?}"
+    );
     assert_eq!(tg.topics().len(), 1, "no second topic: {:?}", tg.topics());
 }

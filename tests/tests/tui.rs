@@ -234,7 +234,7 @@ async fn attach_drives_a_remote_shell_and_vi_as_if_local() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_attached_terminals_share_the_screen_and_a_reattach_restores_it() {
+async fn two_attached_terminals_share_the_screen_follow_a_rename_and_a_reattach_restores_it() {
     let m = Mesh::start(&["RasPi"]).await;
     m.cli.run(&["new", "RasPi/api"]).await.ok();
     let a = UserTerminal::start(&m.cli, &["attach", "RasPi/api"], 100, 30);
@@ -249,6 +249,17 @@ async fn two_attached_terminals_share_the_screen_and_a_reattach_restores_it() {
     a.wait_for("both-5", SOON).await;
     b.wait_for("both-5", SOON).await;
 
+    // Renamed from elsewhere: both stay attached and type into it under its
+    // new name. (They learn the name from the rename record on the output
+    // stream, a moment after the CLI returns.)
+    let renamed = m.cli.run(&["rename", "RasPi/api", "web"]).await;
+    assert_eq!(renamed.ok().trim(), "renamed RasPi/api to RasPi/web");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    b.type_text("echo renamed-$((4+4))");
+    b.keys(&["Enter"]);
+    a.wait_for("renamed-8", SOON).await;
+    b.wait_for("renamed-8", SOON).await;
+
     a.keys(&["C-\\", "d"]);
     a.wait_ended(SOON).await;
     b.type_text("echo still-$((3+4))");
@@ -258,7 +269,7 @@ async fn two_attached_terminals_share_the_screen_and_a_reattach_restores_it() {
     b.wait_ended(SOON).await;
 
     // Attached again: the current screen comes first, before any new output.
-    let c = UserTerminal::start(&m.cli, &["attach", "RasPi/api"], 100, 30);
+    let c = UserTerminal::start(&m.cli, &["attach", "RasPi/web"], 100, 30);
     let s = c.wait_for("still-7", SOON).await;
-    assert!(s.contains("both-5"), "{s}");
+    assert!(s.contains("both-5") && s.contains("renamed-8"), "{s}");
 }

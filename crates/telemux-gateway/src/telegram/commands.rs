@@ -4,7 +4,7 @@
 //! case-insensitive, suggestions for unknown names) and answer errors with
 //! the same sentences. In a session's topic, plain text is typed into that
 //! session followed by Enter, and `/keys`, `/cancel`, `/kill`, `/output`,
-//! `/screenshot` need no session name; elsewhere they take it as their first
+//! `/screenshot`, `/queue`, `/rename` need no session name; elsewhere they take it as their first
 //! argument. Anything slow (`/run`, `/output`, `/screenshot`) runs as its own
 //! task so polling goes on.
 
@@ -70,6 +70,8 @@ pub fn help() -> String {
         "/keys key... — press keys: C-c Enter Escape Up Down Tab ...",
         "/cancel — Ctrl-C",
         "/kill — end the session",
+        "/queue TEXT — type it when the session is ready (an agent done with its turn); its answer comes here",
+        "/rename NEW — rename the session (its topic follows)",
         "/output — the whole scrollback as a file",
         "/screenshot — a picture of the screen",
         "/get PATH — a file from the session's computer (relative to its directory)",
@@ -246,6 +248,14 @@ async fn command(
                     reply(&bot2, here, format!("⚠️ {}", escape(&e.to_string())));
                 }
             });
+        }
+        "queue" => {
+            let (addr, text) = target(&topic, args, "/queue session TEXT")?;
+            super::queue::queue(bot, here, &addr, text).await?;
+        }
+        "rename" => {
+            let (addr, new_name) = target(&topic, args, "/rename session NEW")?;
+            super::queue::rename(bot, here, &addr, new_name).await?;
         }
         "get" => {
             let (addr, path) = target(&topic, args, "/get session PATH")?;

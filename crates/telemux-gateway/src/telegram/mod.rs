@@ -39,6 +39,7 @@ pub mod live;
 pub mod notify;
 pub mod outbox;
 pub mod poller;
+pub mod queue;
 pub mod shot;
 pub mod sweep;
 pub mod topics;

@@ -69,6 +69,11 @@ pub fn command_list() -> Vec<BotCommand> {
         ("keys", "key... — press keys (C-c Enter Escape Up Down ...)"),
         ("cancel", "Ctrl-C in this topic's session"),
         ("kill", "kill this topic's session"),
+        (
+            "queue",
+            "text — type it when the session is ready; its answer comes here",
+        ),
+        ("rename", "new — rename this topic's session"),
         ("output", "whole scrollback as a file"),
         ("screenshot", "a picture of this topic's session screen"),
         ("get", "path — a file from this topic's session computer"),
