@@ -179,11 +179,17 @@ async fn a_renamed_session_keeps_its_stream_inbox_and_exit_codes() {
         .await;
     let ev: Value = serde_json::from_str(evs.ok().lines().next().unwrap()).unwrap();
     assert_eq!(
-        (&ev["computer"], &ev["session"], &ev["from"]),
+        (
+            &ev["computer"],
+            &ev["session"],
+            &ev["renamed_from"],
+            &ev["from"]
+        ),
         (
             &Value::from("MozBook"),
             &Value::from("web"),
-            &Value::from("api")
+            &Value::from("api"),
+            &Value::from("MozBook")
         ),
         "{ev}"
     );

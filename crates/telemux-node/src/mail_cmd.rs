@@ -27,8 +27,19 @@ pub(crate) enum MailCmd {
         id: String,
         reply: oneshot::Sender<Result<Delivery, OpError>>,
     },
-    /// A session was renamed: its messages follow it (no answer).
-    Renamed { from: String, to: String },
+    /// A session is being renamed: leave its messages alone until
+    /// `Renamed` (answered once no step on them is under way).
+    Hold {
+        session: String,
+        reply: oneshot::Sender<()>,
+    },
+    /// The rename of `from` is over: its messages follow it to `to`
+    /// (`None`: the rename failed), and are looked at again.
+    Renamed {
+        from: String,
+        to: Option<String>,
+        reply: oneshot::Sender<()>,
+    },
     /// Drop an entry not delivered yet.
     Drop {
         id: String,

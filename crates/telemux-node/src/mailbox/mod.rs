@@ -51,6 +51,8 @@ struct Mailbox {
     watches: HashMap<String, Watch>,
     /// Entries whose last write to Redis failed (written again next tick).
     dirty: HashSet<String>,
+    /// Sessions (lower-cased) being renamed: their entries wait.
+    held: HashSet<String>,
 }
 
 /// Runs the mailbox until `cancel`.
@@ -64,6 +66,7 @@ pub(crate) async fn run(
         entries: BTreeMap::new(),
         watches: HashMap::new(),
         dirty: HashSet::new(),
+        held: HashSet::new(),
     };
     mb.load().await;
     // An interval, not a sleep per loop: requests arriving more often than
@@ -148,19 +151,25 @@ impl Mailbox {
                 let r = self.drop_entry(&id).await;
                 let _ = reply.send(r);
             }
-            MailCmd::Renamed { from, to } => {
+            MailCmd::Hold { session, reply } => {
+                self.held.insert(session.to_ascii_lowercase());
+                let _ = reply.send(());
+            }
+            MailCmd::Renamed { from, to, reply } => {
+                self.held.remove(&from.to_ascii_lowercase());
                 let ids: Vec<String> = self
                     .entries
                     .values()
-                    .filter(|d| d.letter.session.eq_ignore_ascii_case(&from))
+                    .filter(|d| to.is_some() && d.letter.session.eq_ignore_ascii_case(&from))
                     .map(|d| d.letter.id.clone())
                     .collect();
                 for id in ids {
-                    if let Some(d) = self.entries.get_mut(&id) {
+                    if let (Some(d), Some(to)) = (self.entries.get_mut(&id), &to) {
                         d.letter.session = to.clone();
                     }
                     self.save(&id).await;
                 }
+                let _ = reply.send(());
             }
         }
     }
@@ -282,6 +291,9 @@ impl Mailbox {
             let Some(d) = self.entries.get(&id).cloned() else {
                 continue;
             };
+            if self.held.contains(&d.letter.session.to_ascii_lowercase()) {
+                continue;
+            }
             if d.status.finished() {
                 if d.awaiting_answer {
                     self.answer(&id, &d).await;

@@ -7,7 +7,7 @@ use telemux_proto::{ErrorCode, MeshEvent, SessionName};
 
 use super::Watcher;
 use crate::error::OpError;
-use crate::mail_cmd::MailCmd;
+use crate::mail_cmd::{ask, MailCmd};
 
 impl Watcher {
     /// Renames the session to `to` for `by`: tmux's session, the output
@@ -29,20 +29,26 @@ impl Watcher {
                 format!("cannot rename {computer}/{from} while Redis is unreachable (its output could not follow); try again when Redis is back"),
             ));
         }
-        shared.tmux.rename_session(&from, &to).await?;
-        if from.key() != to.key() {
-            if let Err(e) = shared
-                .bus
-                .rename_session_state(computer, &from, &to, over_pointer)
-                .await
-            {
-                // Put tmux back, so name and stream never disagree.
-                if let Err(undo) = shared.tmux.rename_session(&to, &from).await {
-                    tracing::error!(computer = %computer, session = %to, %from, error = %undo, "could not undo a tmux rename whose stream did not move");
-                }
-                return Err(e.into());
-            }
+        // The mailbox leaves the session's messages alone meanwhile: a step
+        // that looked the old name up mid-rename would find no such session
+        // and dead-letter them, or type into a name tmux no longer has.
+        let f = from.to_string();
+        let mailbox = ask(&shared.mailbox, |reply| MailCmd::Hold { session: f, reply }).await;
+        if mailbox.is_err() {
+            tracing::warn!(computer = %computer, session = %from, "the mailbox is gone; queued messages keep the old name");
         }
+        let moved = self.move_state(&from, &to, over_pointer).await;
+        let f = from.to_string();
+        let t = moved.is_ok().then(|| to.to_string());
+        if mailbox.is_ok() {
+            let _ = ask(&shared.mailbox, |reply| MailCmd::Renamed {
+                from: f,
+                to: t,
+                reply,
+            })
+            .await;
+        }
+        moved?;
         if !shared.sessions.rename(&from.key(), self.id, &to) {
             tracing::warn!(computer = %computer, session = %to, %from, "the renamed session's table entry was replaced meanwhile");
         }
@@ -52,13 +58,6 @@ impl Watcher {
             .unwrap_or_else(|p| p.into_inner())
             .rename(&from.key(), &to.key());
         self.publish.renamed(to.clone()).await;
-        let cmd = MailCmd::Renamed {
-            from: from.to_string(),
-            to: to.to_string(),
-        };
-        if shared.mailbox.send(cmd).await.is_err() {
-            tracing::warn!(computer = %computer, session = %to, "the mailbox is gone; queued messages keep the old name");
-        }
         shared.mesh_event(MeshEvent::SessionRenamed {
             computer: computer.to_string(),
             session: to.to_string(),
@@ -67,6 +66,33 @@ impl Watcher {
         });
         shared.sessions_changed.notify_one();
         tracing::info!(computer = %computer, session = %to, %from, %by, "session renamed");
+        Ok(())
+    }
+
+    /// tmux's session, then its Redis state; tmux is renamed back when the
+    /// Redis part fails, so name and stream never disagree.
+    async fn move_state(
+        &self,
+        from: &SessionName,
+        to: &SessionName,
+        over_pointer: bool,
+    ) -> Result<(), OpError> {
+        let shared = &self.publish.shared;
+        let computer = &shared.cfg.computer;
+        shared.tmux.rename_session(from, to).await?;
+        if from.key() == to.key() {
+            return Ok(());
+        }
+        if let Err(e) = shared
+            .bus
+            .rename_session_state(computer, from, to, over_pointer)
+            .await
+        {
+            if let Err(undo) = shared.tmux.rename_session(to, from).await {
+                tracing::error!(computer = %computer, session = %to, %from, error = %undo, "could not undo a tmux rename whose stream did not move");
+            }
+            return Err(e.into());
+        }
         Ok(())
     }
 }
