@@ -88,6 +88,28 @@ impl Bus {
 
     /// Every computer ever registered, with its online state, sorted by name (case-insensitive).
     pub async fn computers(&self) -> Result<Vec<ComputerStatus>, BusError> {
+        let mut records = self.registry().await?;
+        let names: Vec<ComputerName> = records
+            .iter()
+            .filter_map(|i| ComputerName::new(&i.name).ok())
+            .collect();
+        records.retain(|i| ComputerName::new(&i.name).is_ok());
+        let alive = self.alive_records(&names).await?;
+        let mut out: Vec<ComputerStatus> = records
+            .into_iter()
+            .zip(alive)
+            .map(|(info, (online, live))| ComputerStatus {
+                info: live.unwrap_or(info),
+                online,
+            })
+            .collect();
+        out.sort_by_key(|s| s.info.name.to_ascii_lowercase());
+        Ok(out)
+    }
+
+    /// Every registry record as last written (no liveness keys read: a
+    /// node's Redis user may read the registry, not other nodes' keys).
+    pub async fn registry(&self) -> Result<Vec<ComputerInfo>, BusError> {
         let all: Vec<(String, Value)> = self
             .client()
             .hgetall::<Value, _>(keys::computers())
@@ -107,22 +129,7 @@ impl Bus {
                 None => tracing::warn!(computer = %field, "undecodable registry record skipped"),
             }
         }
-        let names: Vec<ComputerName> = records
-            .iter()
-            .filter_map(|i| ComputerName::new(&i.name).ok())
-            .collect();
-        records.retain(|i| ComputerName::new(&i.name).is_ok());
-        let alive = self.alive_records(&names).await?;
-        let mut out: Vec<ComputerStatus> = records
-            .into_iter()
-            .zip(alive)
-            .map(|(info, (online, live))| ComputerStatus {
-                info: live.unwrap_or(info),
-                online,
-            })
-            .collect();
-        out.sort_by_key(|s| s.info.name.to_ascii_lowercase());
-        Ok(out)
+        Ok(records)
     }
 
     /// Claims the announcement that `c`'s run started at `started_ms`
