@@ -35,8 +35,9 @@ async def run(args):
             check(r["status"] == "answered", "answered", r)
             check("You said: from mcp" in r["answer"], "the agent's answer", r)
 
+            # The command outlasts the 1 s wait, so no answer can be there yet.
             r, _ = await call(session, "send_message",
-                              {"session": args.shell, "text": "true", "notify": True, "timeout_s": 1})
+                              {"session": args.shell, "text": "sleep 3", "notify": True, "timeout_s": 1})
             check(r["status"] == "pending" and r.get("cursor"), "no answer yet, a cursor", r)
             mid = r["id"]
             got = None
