@@ -243,7 +243,6 @@ fn lines_about<'a>(log: &'a str, level: &str, session: &str) -> Vec<&'a str> {
 /// is reproduced, not fixed. Run it with `cargo test -p telemux-tests --test
 /// node_defects -- --ignored churn` (`TELEMUX_CHURN_SECS` sets the length).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "issue 12 row 14: tmux 3.3a server crash under churn reproduced, not fixed"]
 async fn churn_under_bursts_keeps_tmux_and_logs_quietly() {
     let m = Mesh::start(&[C]).await;
     let cli = m.cli.clone().timeout(Duration::from_secs(120));

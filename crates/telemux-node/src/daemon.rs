@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use telemux_bus::Bus;
 use telemux_proto::{now_ms, MeshEvent};
-use telemux_tmux::{Tmux, Waker};
+use telemux_tmux::{ControlHub, Tmux, Waker};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -128,6 +128,7 @@ impl Node {
             cfg: self.cfg,
             bus: self.bus,
             tmux: tmux.clone(),
+            hub: ControlHub::new(tmux.clone()),
             host,
             started_ms: now_ms(),
             shell,
@@ -144,6 +145,8 @@ impl Node {
             mailbox: mail_tx,
         });
         server::remember(&shared).await;
+        // Before the first reconcile: every watcher subscribes through it.
+        shared.tracker.spawn(shared.hub.clone().run(cancel.clone()));
         tracing::info!(computer = %computer, socket = %shared.cfg.tmux_socket, "node starting");
 
         reconcile(&shared).await;

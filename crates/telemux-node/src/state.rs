@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use telemux_bus::Bus;
 use telemux_proto::{AgentState, Envelope, MeshEvent, SessionName};
-use telemux_tmux::{ShellLaunch, Tmux};
+use telemux_tmux::{ControlHub, ShellLaunch, Tmux};
 use tokio::sync::{watch, Notify};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -206,6 +206,8 @@ pub(crate) struct Shared {
     pub cfg: NodeConfig,
     pub bus: Bus,
     pub tmux: Tmux,
+    /// The server's one control-mode client; every watcher subscribes to it.
+    pub hub: ControlHub,
     pub host: String,
     pub started_ms: u64,
     pub shell: ShellLaunch,

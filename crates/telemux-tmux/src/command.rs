@@ -317,9 +317,24 @@ impl Tmux {
     }
 
     /// Kills session `s` and its processes.
+    ///
+    /// Kills the session's windows, not just the session: each is also linked
+    /// into the control hub's session (`hub.rs`), where it would live on.
     pub async fn kill_session(&self, s: &SessionName) -> Result<()> {
-        self.run_on(s, &["kill-session", "-t", &target(s)]).await?;
-        Ok(())
+        let t = target(s);
+        let out = self
+            .run_on(s, &["list-windows", "-t", &t, "-F", "#{window_id}"])
+            .await?;
+        let mut args: Vec<&str> = Vec::new();
+        for w in out.split_whitespace() {
+            args.extend(["kill-window", "-t", w, ";"]);
+        }
+        // The last window took the session with it; this is for a window-less race.
+        args.extend(["kill-session", "-t", &t]);
+        match self.run_on(s, &args).await {
+            Ok(_) | Err(TmuxError::NoSession(_)) if !out.trim().is_empty() => Ok(()),
+            r => r.map(drop),
+        }
     }
 
     /// Renames session `s` to `to`. Its panes, their options and every

@@ -1,12 +1,13 @@
-//! [`ControlClient`]: follows one session's output live through tmux control mode.
+//! Control-mode plumbing shared by the [`crate::ControlHub`]: parsing its
+//! lines and the bounded buffer each subscriber reads from.
 //!
-//! `tmux -C attach-session -t =NAME:` prints `%output %<pane> <bytes>` for every
-//! write to the session's panes, with bytes below 32 and `\` octal-escaped. A
-//! reader task unescapes them into one shared pending buffer that is capped at
-//! [`PENDING_CAP`]: when the consumer is slower than the program, the OLDEST
+//! `tmux -C` prints `%output %<pane> <bytes>` for every write to a pane of its
+//! session, with bytes below 32 and `\\` octal-escaped. The hub unescapes them
+//! into the [`Sink`] of the session the pane belongs to; a sink is capped at
+//! [`PENDING_CAP`]: when its consumer is slower than the program, the OLDEST
 //! bytes are dropped and counted, so a flooding session costs bounded memory
 //! and never slows tmux or other sessions down. The consumer takes everything
-//! pending at once with [`ControlClient::next_batch`], which naturally coalesces.
+//! pending at once ([`Sink::next_batch`]), which naturally coalesces.
 //!
 //! Deliberately not done: `refresh-client -f pause-after` (tmux would stop
 //! sending output we then have to resume, for no gain over dropping here) and
@@ -16,36 +17,30 @@
 //! commands go through separate tmux processes instead.
 
 use std::collections::VecDeque;
-use std::process::Stdio;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
-use telemux_proto::SessionName;
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
-use tokio::process::{Child, ChildStdin};
+use tokio::io::AsyncBufReadExt;
 use tokio::sync::Notify;
-use tokio_util::sync::CancellationToken;
-
-use crate::command::target;
-use crate::{Result, Tmux, TmuxError};
 
 /// Most output bytes held for a slow consumer before the oldest are dropped (1 MiB).
 pub const PENDING_CAP: usize = 1024 * 1024;
 
 /// Longest control-mode line kept; longer lines are cut (tmux's are far shorter).
-const MAX_LINE: usize = 4 * 1024 * 1024;
+pub(crate) const MAX_LINE: usize = 4 * 1024 * 1024;
 
-/// Output gathered since the previous [`ControlClient::next_batch`].
+/// Output gathered since the previous [`crate::ControlClient::next_batch`].
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Batch {
     /// Raw pane bytes, in order (escape sequences included).
     pub bytes: Vec<u8>,
     /// Bytes dropped before `bytes` because the consumer fell behind.
     pub dropped: u64,
-    /// The control client ended: the session is gone or tmux exited.
+    /// The subscription ended: the session's window is gone, or the hub's
+    /// client lost its tmux server (the session may be gone with it).
     pub exited: bool,
 }
 
-/// State shared by the reader task and the consumer.
+/// State shared by the hub's reader and one consumer.
 #[derive(Debug, Default)]
 struct Pending {
     bytes: VecDeque<u8>,
@@ -53,70 +48,28 @@ struct Pending {
     exited: bool,
 }
 
-/// A live control-mode connection to one session.
-#[derive(Debug)]
-pub struct ControlClient {
-    pending: Arc<Mutex<Pending>>,
-    notify: Arc<Notify>,
-    // Kept so tmux sees stdin open; the client exits when it closes.
-    _stdin: ChildStdin,
-    _child: Child,
-    _reader: tokio_util::task::AbortOnDropHandle<()>,
+/// One subscriber's pending output and the wake-up of its consumer.
+#[derive(Debug, Default)]
+pub(crate) struct Sink {
+    pending: Mutex<Pending>,
+    notify: Notify,
 }
 
-impl ControlClient {
-    /// Attaches a control client to session `s` and starts reading its output.
-    ///
-    /// The reader stops when `cancel` fires, when tmux exits, or when this
-    /// client is dropped (the tmux child is killed on drop).
-    pub async fn attach(
-        tmux: &Tmux,
-        s: &SessionName,
-        cancel: CancellationToken,
-    ) -> Result<ControlClient> {
-        if !tmux.has_session(s).await? {
-            return Err(TmuxError::NoSession(s.to_string()));
-        }
-        let mut child = tmux
-            .command()
-            .args(["-C", "attach-session", "-t", &target(s)])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(TmuxError::Spawn)?;
-        let stdin = child.stdin.take().ok_or_else(|| TmuxError::Io {
-            what: "control client stdin".into(),
-            source: std::io::Error::other("not piped"),
-        })?;
-        let stdout = child.stdout.take().ok_or_else(|| TmuxError::Io {
-            what: "control client stdout".into(),
-            source: std::io::Error::other("not piped"),
-        })?;
-        let pending = Arc::new(Mutex::new(Pending::default()));
-        let notify = Arc::new(Notify::new());
-        let session = s.to_string();
-        // Owned by the client: aborted when it is dropped, ended by `cancel`.
-        let reader = tokio::spawn(read_loop(
-            stdout,
-            pending.clone(),
-            notify.clone(),
-            cancel,
-            session,
-        ));
-        Ok(ControlClient {
-            pending,
-            notify,
-            _stdin: stdin,
-            _child: child,
-            _reader: tokio_util::task::AbortOnDropHandle::new(reader),
-        })
+impl Sink {
+    /// Appends pane bytes (dropping the oldest beyond the cap) and wakes the consumer.
+    pub(crate) fn push(&self, data: &[u8]) {
+        push(&self.pending, data);
+        self.notify.notify_one();
     }
 
-    /// Waits until output is pending (or the client ended) and takes all of it.
-    ///
-    /// After the client ended, every call returns at once with `exited: true`.
-    pub async fn next_batch(&self) -> Batch {
+    /// Marks the subscription ended; every later batch says `exited`.
+    pub(crate) fn end(&self) {
+        lock(&self.pending).exited = true;
+        self.notify.notify_one();
+    }
+
+    /// Waits until output is pending (or the subscription ended) and takes all of it.
+    pub(crate) async fn next_batch(&self) -> Batch {
         loop {
             let notified = self.notify.notified();
             if let Some(b) = self.try_batch() {
@@ -127,7 +80,7 @@ impl ControlClient {
     }
 
     /// Takes pending output without waiting; `None` when there is nothing new.
-    pub fn try_batch(&self) -> Option<Batch> {
+    pub(crate) fn try_batch(&self) -> Option<Batch> {
         let mut p = lock(&self.pending);
         if p.bytes.is_empty() && p.dropped == 0 && !p.exited {
             return None;
@@ -145,50 +98,6 @@ impl ControlClient {
 /// Locks the shared state; a poisoned lock only means a panicking reader, keep going.
 fn lock(m: &Mutex<Pending>) -> std::sync::MutexGuard<'_, Pending> {
     m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// Reads control-mode lines until EOF, `%exit` or cancellation.
-async fn read_loop(
-    stdout: impl AsyncRead + Unpin,
-    pending: Arc<Mutex<Pending>>,
-    notify: Arc<Notify>,
-    cancel: CancellationToken,
-    session: String,
-) {
-    let mut reader = BufReader::with_capacity(64 * 1024, stdout);
-    let mut line = Vec::with_capacity(8 * 1024);
-    let mut bytes = Vec::with_capacity(8 * 1024);
-    loop {
-        line.clear();
-        let read = tokio::select! {
-            _ = cancel.cancelled() => break,
-            r = read_line_capped(&mut reader, &mut line) => r,
-        };
-        match read {
-            Ok(0) => break,
-            Ok(_) => {}
-            Err(e) => {
-                tracing::warn!(session, error = %e, "control client read failed");
-                break;
-            }
-        }
-        if let Some(rest) = line.strip_prefix(b"%output ") {
-            // `%output %<pane> <escaped bytes>`
-            let data = match rest.iter().position(|&b| b == b' ') {
-                Some(i) => &rest[i + 1..],
-                None => continue,
-            };
-            bytes.clear();
-            unescape_into(data, &mut bytes);
-            push(&pending, &bytes);
-            notify.notify_one();
-        } else if line.starts_with(b"%exit") {
-            break;
-        }
-    }
-    lock(&pending).exited = true;
-    notify.notify_one();
-    tracing::debug!(session, "control client ended");
 }
 
 /// Appends to the pending buffer, dropping the oldest bytes beyond [`PENDING_CAP`].
@@ -209,7 +118,7 @@ fn push(pending: &Mutex<Pending>, data: &[u8]) {
 }
 
 /// Reads one `\n`-terminated line (without it) into `buf`, keeping at most [`MAX_LINE`] bytes.
-async fn read_line_capped<R: AsyncBufReadExt + Unpin>(
+pub(crate) async fn read_line_capped<R: AsyncBufReadExt + Unpin>(
     r: &mut R,
     buf: &mut Vec<u8>,
 ) -> std::io::Result<usize> {

@@ -3,7 +3,8 @@
 //!
 //! * [`Tmux`] runs tmux commands: sessions, literal input, capture, status, and the
 //!   exit records that the shell hooks leave in pane options.
-//! * [`ControlClient`] follows one session's output live (`tmux -C`), with a
+//! * [`ControlHub`] is the server's one control-mode client (`tmux -C`);
+//!   a [`ControlClient`] follows one session's output through it, with a
 //!   bounded buffer that drops the oldest bytes rather than block or grow.
 //! * [`Waker`] turns tmux `wait-for` signals (pane died, a shell prompt reported
 //!   an exit code) into wake-ups, so the node rescans only when something changed.
@@ -22,6 +23,7 @@ pub mod command;
 pub mod control;
 pub mod error;
 pub mod format;
+pub mod hub;
 mod input;
 pub mod pane;
 pub mod server;
@@ -31,9 +33,10 @@ pub mod waker;
 pub mod wrapper;
 
 pub use command::{tmux_version, NewSession, Tmux, WAKE_CHANNEL};
-pub use control::{Batch, ControlClient, PENDING_CAP};
+pub use control::{Batch, PENDING_CAP};
 pub use error::{Result, TmuxError};
 pub use format::{ExitRecord, PaneInfo};
+pub use hub::{ControlClient, ControlHub, HUB_SESSION};
 pub use pane::{version_ok, PaneOption, MIN_TMUX_VERSION};
 pub use shell::{prepare, ShellLaunch};
 pub use waker::Waker;

@@ -5,8 +5,15 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{name, TmuxGuard};
-use telemux_tmux::{ControlClient, PENDING_CAP};
+use telemux_tmux::{ControlClient, ControlHub, HUB_SESSION, PENDING_CAP};
 use tokio_util::sync::CancellationToken;
+
+/// A hub attached to the guard's server, running until `cancel`.
+fn hub(g: &TmuxGuard, cancel: &CancellationToken) -> ControlHub {
+    let h = ControlHub::new(g.tmux.clone());
+    tokio::spawn(h.clone().run(cancel.clone()));
+    h
+}
 
 #[tokio::test]
 async fn output_arrives_live() {
@@ -18,7 +25,7 @@ async fn output_arrives_live() {
         .await
         .unwrap();
     let cancel = CancellationToken::new();
-    let cc = ControlClient::attach(&g.tmux, &s, cancel.clone())
+    let cc = ControlClient::attach(&hub(&g, &cancel), &s, cancel.clone())
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -56,7 +63,8 @@ async fn output_arrives_live() {
 #[tokio::test]
 async fn missing_session_is_an_error() {
     let g = TmuxGuard::start().await;
-    let r = ControlClient::attach(&g.tmux, &name("ghost"), CancellationToken::new()).await;
+    let cancel = CancellationToken::new();
+    let r = ControlClient::attach(&hub(&g, &cancel), &name("ghost"), cancel.clone()).await;
     assert!(matches!(r, Err(telemux_tmux::TmuxError::NoSession(_))));
 }
 
@@ -81,7 +89,7 @@ async fn flood_is_bounded_and_counted() {
         .await
         .unwrap();
     let cancel = CancellationToken::new();
-    let cc = ControlClient::attach(&g.tmux, &s, cancel.clone())
+    let cc = ControlClient::attach(&hub(&g, &cancel), &s, cancel.clone())
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -130,6 +138,105 @@ async fn flood_is_bounded_and_counted() {
         rss_after < rss_before + 64 * 1024,
         "memory grew from {rss_before} to {rss_after} KiB"
     );
+    cancel.cancel();
+}
+
+/// Several sessions share the hub's one client: each gets its own output
+/// only, and a session killed with plain tmux (its window left in the hub)
+/// ends its subscription and its process.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hub_routes_per_session_and_collects_killed_windows() {
+    let g = TmuxGuard::start().await;
+    let cancel = CancellationToken::new();
+    let h = hub(&g, &cancel);
+    let mut subs = Vec::new();
+    for n in ["a", "b", "c"] {
+        let script = format!("read x; echo out-{n}-$x; sleep 1000");
+        g.tmux
+            .new_session(&g.spec(n, &["sh", "-c", &script]))
+            .await
+            .unwrap();
+        subs.push(
+            ControlClient::attach(&h, &name(n), cancel.clone())
+                .await
+                .unwrap(),
+        );
+    }
+    // Subscribing again (a watcher re-attaching) links the window once.
+    let again = ControlClient::attach(&h, &name("a"), cancel.clone())
+        .await
+        .unwrap();
+    drop(again);
+    for n in ["a", "b", "c"] {
+        g.tmux.send_text(&name(n), "go\n").await.unwrap();
+    }
+    for (n, cc) in ["a", "b", "c"].iter().zip(&subs) {
+        let mut seen = Vec::new();
+        let got = tokio::time::timeout(Duration::from_secs(5), async {
+            while !String::from_utf8_lossy(&seen).contains(&format!("out-{n}-go")) {
+                seen.extend(cc.next_batch().await.bytes);
+            }
+        })
+        .await;
+        let text = String::from_utf8_lossy(&seen).to_string();
+        assert!(got.is_ok(), "{n}: {text:?}");
+        for other in ["a", "b", "c"].iter().filter(|o| *o != n) {
+            assert!(
+                !text.contains(&format!("out-{other}-")),
+                "{n} got {other}'s output: {text:?}"
+            );
+        }
+    }
+    let windows = g
+        .tmux
+        .run(&[
+            "list-windows",
+            "-t",
+            &format!("={HUB_SESSION}"),
+            "-F",
+            "#{window_id}",
+        ])
+        .await
+        .unwrap();
+    assert_eq!(
+        windows.lines().count(),
+        4,
+        "placeholder + one link per session: {windows}"
+    );
+
+    // Killed behind the node's back: the hub's copy of the window goes too.
+    g.tmux.run(&["kill-session", "-t", "=b"]).await.unwrap();
+    let ended = tokio::time::timeout(Duration::from_secs(5), async {
+        while !subs[1].next_batch().await.exited {}
+    })
+    .await;
+    assert!(ended.is_ok(), "b's subscription ended");
+    let gone = common::eventually(Duration::from_secs(5), || async {
+        let panes = g
+            .tmux
+            .run(&["list-panes", "-a", "-F", "#{pane_start_command}"])
+            .await
+            .ok()?;
+        (!panes.contains("out-b")).then_some(())
+    })
+    .await;
+    assert!(gone.is_some(), "b's process was killed with its window");
+    // The others are untouched; kill_session removes a session and its link.
+    assert!(subs[0].try_batch().is_none_or(|b| !b.exited));
+    g.tmux.kill_session(&name("c")).await.unwrap();
+    assert!(!g.tmux.has_session(&name("c")).await.unwrap());
+    let windows = g
+        .tmux
+        .run(&[
+            "list-windows",
+            "-t",
+            &format!("={HUB_SESSION}"),
+            "-F",
+            "#{window_id}",
+        ])
+        .await
+        .unwrap();
+    assert_eq!(windows.lines().count(), 2, "placeholder + a: {windows}");
     cancel.cancel();
 }
 

@@ -14,8 +14,8 @@ pub const MAX_LINES: usize = 600;
 /// other task goes into a `TaskTracker`/`JoinSet` owned by whoever can cancel it.
 pub const SPAWN_ALLOWLIST: &[(&str, &str)] = &[
     (
-        "crates/telemux-tmux/src/control.rs",
-        "the reader task is owned by its ControlClient: aborted on drop, ended by its cancel token",
+        "crates/telemux-tmux/src/hub.rs",
+        "the orphan collector is owned by ControlHub::run: aborted on drop when run returns, ended by its shutdown token",
     ),
     (
         "crates/telemux-tmux/src/waker.rs",

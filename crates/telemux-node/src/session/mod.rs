@@ -80,7 +80,7 @@ pub(crate) async fn start(
 ) -> Result<String, OpError> {
     let computer = &shared.cfg.computer;
     let cancel = shared.cancel.child_token();
-    let ctl = ControlClient::attach(&shared.tmux, &name, cancel.clone()).await?;
+    let ctl = ControlClient::attach(&shared.hub, &name, cancel.clone()).await?;
     let last = shared.bus.last_output(computer, &name).await?;
     let stream_bytes = match &last {
         // Seeds the byte account; without it the bound only counts new records.
@@ -260,7 +260,7 @@ impl Watcher {
                         if !self.life.closed() {
                             // The control client died but the session lives: re-attach.
                             let p = &self.publish;
-                            match ControlClient::attach(&p.shared.tmux, &p.name, cancel.child_token()).await {
+                            match ControlClient::attach(&p.shared.hub, &p.name, cancel.child_token()).await {
                                 Ok(c) => self.out.ctl = c,
                                 Err(e) => {
                                     // Usually the session went away meanwhile:
