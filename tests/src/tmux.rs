@@ -67,7 +67,13 @@ impl TmuxServer {
     /// Names of the sessions on this server (empty when no server runs).
     pub fn sessions(&self) -> Vec<String> {
         self.run(&["list-sessions", "-F", "#{session_name}"])
-            .map(|out| out.lines().map(str::to_string).collect())
+            .map(|out| {
+                out.lines()
+                    // The node's control hub (`telemux_tmux::HUB_SESSION`), not a user's session.
+                    .filter(|n| *n != "_telemux")
+                    .map(str::to_string)
+                    .collect()
+            })
             .unwrap_or_default()
     }
 

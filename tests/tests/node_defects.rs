@@ -233,15 +233,15 @@ fn lines_about<'a>(log: &'a str, level: &str, session: &str) -> Vec<&'a str> {
 /// Issue 12 row 14 and issue 13 (new-user defect: one INFO line per killed
 /// session): sessions created and killed every second, a `run` every 2 s,
 /// three long-lived printing sessions and a 5 MB burst every 30 s, with the
-/// node's control clients attached throughout. The tmux server survives (same
+/// node's control hub attached throughout. The tmux server survives (same
 /// pid), every run gets its exit code, and a killed session's end logs no
 /// WARN and exactly one INFO "session closed" line.
 ///
-/// Ignored in CI: in the final run of 2026-12-01 the node's tmux 3.3a server
-/// exited under this churn after ~100 s (`new` failed with "tmux
-/// display-message failed: server exited unexpectedly"), so issue 12 row 14
-/// is reproduced, not fixed. Run it with `cargo test -p telemux-tests --test
-/// node_defects -- --ignored churn` (`TELEMUX_CHURN_SECS` sets the length).
+/// Before the control hub (one `tmux -C` client per session) the node's tmux
+/// 3.3a server died under this churn within minutes: an ASAN build of 3.3a
+/// showed a NULL `control_state` in `control_write` from
+/// `control_notify_client_detached` — a notification reaching a control
+/// client that was still identifying. `TELEMUX_CHURN_SECS` sets the length.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn churn_under_bursts_keeps_tmux_and_logs_quietly() {
     let m = Mesh::start(&[C]).await;

@@ -359,7 +359,14 @@ impl ControlClient {
         s: &SessionName,
         cancel: CancellationToken,
     ) -> Result<ControlClient> {
-        hub.wait_attached().await?;
+        // Not past `cancel`: at shutdown the hub is gone and will not come back.
+        tokio::select! {
+            r = hub.wait_attached() => r?,
+            _ = cancel.cancelled() => return Err(TmuxError::Io {
+                what: "control hub".into(),
+                source: std::io::Error::other("the node is stopping"),
+            }),
+        }
         let tmux = &hub.inner.tmux;
         let format = "#{window_id} #{pane_id} #{window_linked_sessions_list}";
         let out = tmux

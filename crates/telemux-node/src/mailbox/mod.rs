@@ -405,7 +405,14 @@ impl Mailbox {
             rx.mark_unchanged();
             w.changes = Some(rx);
         } else if d.letter.notify {
-            w.exits_before = self.last_command(&t).map(|(n, _)| n).unwrap_or(0);
+            // tmux's count too: a command that ended just now may not be
+            // processed by the watcher yet, and its exit is not the answer.
+            let watched = self.last_command(&t).map(|(n, _)| n).unwrap_or(0);
+            let in_tmux = match self.shared.tmux.pane_status(&t.session).await {
+                Ok(p) => p.last_exit.unwrap_or(0),
+                Err(_) => 0,
+            };
+            w.exits_before = watched.max(in_tmux);
         }
         if let Some(e) = self.entries.get_mut(id) {
             e.status = Status::Typed;

@@ -255,6 +255,10 @@ impl Watcher {
                     let look = self.agent.as_mut().map(|a| &mut a.look_at);
                     self.out.on_output(&mut self.publish, look, batch).await;
                     self.publish.flush().await;
+                    if exited && cancel.is_cancelled() {
+                        // The node is stopping (the hub went with it): not a loss.
+                        break;
+                    }
                     if exited {
                         self.check().await;
                         if !self.life.closed() {
