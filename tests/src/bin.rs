@@ -150,6 +150,8 @@ pub(crate) fn isolated_program(program: impl AsRef<OsStr>, home: &Path) -> Comma
         .env("XDG_CACHE_HOME", home.join(".cache"))
         .env("XDG_RUNTIME_DIR", home)
         .env("NO_COLOR", "1")
+        // The MCP tests exercise every tool; the default listing has its own tests.
+        .env("TELEMUX_MCP__TOOLSETS", "all")
         .current_dir(home);
     cmd
 }

@@ -146,6 +146,8 @@ pub fn script_command(
         .env("NO_COLOR", "1")
         .env("RUST_LOG", "warn")
         .env("TELEMUX_REDIS__URL", redis_url)
+        // Every tool is under test here; tests/tests/mcp_client.rs checks the default.
+        .env("TELEMUX_MCP__TOOLSETS", "all")
         .current_dir(home)
         .stdin(Stdio::null())
         .kill_on_drop(true);

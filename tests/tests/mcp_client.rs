@@ -267,3 +267,20 @@ async fn gateway_refuses_non_loopback_without_token() {
         "{out:?}"
     );
 }
+
+/// `mcp.toolsets` naming no toolset stops `telemux mcp` at once with the
+/// valid names and the nearest one, instead of serving a surprising list.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_toolset_is_refused_with_the_valid_names() {
+    let m = Mesh::start(&["RasPi"]).await;
+    let out = m
+        .cli
+        .clone()
+        .env("TELEMUX_MCP__TOOLSETS", "core,fils")
+        .run(&["mcp"])
+        .await;
+    assert!(!out.success(), "{out:?}");
+    assert!(out.stderr.contains("no toolset \"fils\""), "{out:?}");
+    assert!(out.stderr.contains("did you mean files?"), "{out:?}");
+    assert!(out.stderr.contains("core, agents, screens"), "{out:?}");
+}

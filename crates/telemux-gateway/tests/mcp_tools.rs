@@ -32,6 +32,49 @@ const TOOLS: &[&str] = &[
     "rename_session",
 ];
 
+/// Issue 20: the default listing (`core` + `agents`) is what an agent pays in
+/// context every conversation; it stays within 16 KB of JSON, and a tool
+/// outside it is neither listed, nor callable, nor in the instructions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn default_toolsets_list_core_and_agents_within_16_kb() {
+    use telemux_gateway::mcp::{McpServer, McpSettings};
+    let m = TestMesh::start(&["MozBook"]).await;
+    let (client, _) = m
+        .client_of(McpServer::new(m.mesh.clone(), McpSettings::default()))
+        .await;
+    let tools = client.list_all_tools().await.expect("tools/list");
+    let mut names: Vec<String> = tools.iter().map(|t| t.name.to_string()).collect();
+    names.sort();
+    let mut want: Vec<String> = TOOLS[..11].iter().map(|s| s.to_string()).collect();
+    want.sort();
+    assert_eq!(names, want);
+    let bytes = serde_json::to_vec(&json!({ "tools": tools }))
+        .unwrap()
+        .len();
+    eprintln!("default tools/list: {} tools, {bytes} bytes", tools.len());
+    assert!(
+        tools.iter().all(|t| t.output_schema.is_none()),
+        "output schemas are opt-in (mcp.output_schemas)"
+    );
+    assert!(bytes <= 16 * 1024, "default tools/list is {bytes} bytes");
+
+    let r = client
+        .call_tool(
+            rmcp::model::CallToolRequestParams::new("screenshot".to_string())
+                .with_arguments(json!({"session": "MozBook/x"}).as_object().unwrap().clone()),
+        )
+        .await;
+    let refused = match r {
+        Err(_) => true,
+        Ok(res) => res.is_error == Some(true),
+    };
+    assert!(refused, "a tool outside the toolsets cannot be called");
+    let info = client.peer_info().expect("server info");
+    let instructions = info.instructions.clone().unwrap_or_default();
+    assert!(!instructions.contains("screenshot("), "{instructions}");
+    assert!(instructions.contains("run_command("), "{instructions}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tools_instructions_and_listings() {
     let m = TestMesh::start(&["MozBook", "RasPi"]).await;

@@ -253,6 +253,10 @@ pub struct McpSection {
     pub max_timeout_s: u64,
     /// Quiet period after which `wait_for until=idle` reports idle, ms.
     pub idle_ms: u64,
+    /// Tools listed: comma-separated toolsets or "all"; empty = "core,agents".
+    pub toolsets: String,
+    /// List each tool's output schema too (typed clients; costs context).
+    pub output_schemas: bool,
 }
 impl Default for McpSection {
     fn default() -> Self {
@@ -262,6 +266,8 @@ impl Default for McpSection {
             token_file: None,
             max_timeout_s: 600,
             idle_ms: 2000,
+            toolsets: String::new(),
+            output_schemas: false,
         }
     }
 }

@@ -15,12 +15,14 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 
 /// The `[mcp]` tunables as the server wants them.
-fn settings(cfg: &Config) -> McpSettings {
-    McpSettings {
+fn settings(cfg: &Config) -> Result<McpSettings> {
+    Ok(McpSettings {
         max_timeout: Duration::from_secs(cfg.mcp.max_timeout_s.max(1)),
         idle: Duration::from_millis(cfg.mcp.idle_ms.max(1)),
+        tools: mcp::toolsets::tools_of(&cfg.mcp.toolsets)?,
+        output_schemas: cfg.mcp.output_schemas,
         ..McpSettings::default()
-    }
+    })
 }
 
 /// The bearer token from `mcp.token` or `mcp.token_file`.
@@ -39,7 +41,7 @@ async fn token(cfg: &Config) -> Result<Option<String>> {
 
 /// Serves MCP on stdin/stdout until stdin closes or `cancel` fires.
 pub async fn stdio(cfg: &Config, mesh: Mesh, cancel: CancellationToken) -> Result<()> {
-    let server = McpServer::new(mesh, settings(cfg));
+    let server = McpServer::new(mesh, settings(cfg)?);
     mcp::serve_stdio(server, cancel).await?;
     Ok(())
 }
@@ -57,7 +59,7 @@ pub async fn http(
         listen,
         token: token(cfg).await?,
     };
-    let server = McpServer::new(mesh, settings(cfg));
+    let server = McpServer::new(mesh, settings(cfg)?);
     let (addr, task) = mcp::serve_http(server, opts, cancel).await?;
     eprintln!("telemux: MCP over HTTP at http://{addr}{}", mcp::http::PATH);
     Ok(Some(tokio::spawn(async move {

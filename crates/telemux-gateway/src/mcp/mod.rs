@@ -15,6 +15,7 @@
 //! * [`page`] — `since` cursors and exact paging through new output.
 //! * [`wait`] — `wait_for` and progress notifications.
 //! * [`agent`] — agent sessions: where a wait on an agent's state starts, projects.
+//! * [`toolsets`] — which tools a server lists (`mcp.toolsets`).
 //! * [`http`] — streamable HTTP with bearer-token auth; [`serve_stdio`] is stdio.
 //!
 //! Failures come back as MCP tool errors (`isError: true`) carrying exactly the
@@ -34,8 +35,10 @@ mod result;
 pub mod search_tool;
 pub mod shot_tool;
 pub mod tools;
+pub mod toolsets;
 pub mod wait;
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use rmcp::handler::server::router::tool::ToolRouter;
@@ -61,6 +64,13 @@ pub struct McpSettings {
     pub max_timeout: Duration,
     /// Quiet period after which `wait_for until=idle` says idle.
     pub idle: Duration,
+    /// The tools listed and callable ([`toolsets::tools_of`]; the default
+    /// sets when built with [`Default`]).
+    pub tools: BTreeSet<&'static str>,
+    /// Whether `tools/list` carries each tool's output schema. Off by
+    /// default: half the listing's bytes, paid in every conversation, for a
+    /// structure the text content already shows; typed clients turn it on.
+    pub output_schemas: bool,
 }
 
 impl Default for McpSettings {
@@ -70,6 +80,8 @@ impl Default for McpSettings {
             default_wait_timeout: Duration::from_secs(30),
             max_timeout: Duration::from_secs(600),
             idle: Duration::from_millis(2000),
+            tools: toolsets::tools_of("").unwrap_or_default(),
+            output_schemas: false,
         }
     }
 }
@@ -130,25 +142,41 @@ pub struct McpServer {
     settings: McpSettings,
     marks: InputMarks,
     tool_router: ToolRouter<McpServer>,
+    /// [`INSTRUCTIONS`] without the lines about tools it does not list.
+    instructions: String,
 }
 
 impl McpServer {
     /// A server answering through `mesh`.
     pub fn new(mesh: Mesh, settings: McpSettings) -> McpServer {
+        let mut router = Self::tool_router()
+            + Self::answer_router()
+            + Self::screenshot_router()
+            + Self::files_router()
+            + Self::events_router()
+            + Self::mail_router()
+            + Self::search_router()
+            + Self::info_router()
+            + Self::clean_router()
+            + Self::rename_router();
+        // Not merely hidden: a tool outside the chosen sets cannot be called.
+        for t in router.list_all() {
+            if !settings.tools.contains(t.name.as_ref()) {
+                router.remove_route(&t.name);
+            }
+        }
+        if !settings.output_schemas {
+            for route in router.map.values_mut() {
+                route.attr.output_schema = None;
+            }
+        }
+        let instructions = toolsets::instructions_for(INSTRUCTIONS, &settings.tools);
         McpServer {
             mesh,
             settings,
             marks: InputMarks::default(),
-            tool_router: Self::tool_router()
-                + Self::answer_router()
-                + Self::screenshot_router()
-                + Self::files_router()
-                + Self::events_router()
-                + Self::mail_router()
-                + Self::search_router()
-                + Self::info_router()
-                + Self::clean_router()
-                + Self::rename_router(),
+            tool_router: router,
+            instructions,
         }
     }
 
@@ -185,7 +213,7 @@ impl ServerHandler for McpServer {
                 Implementation::new("telemux", env!("CARGO_PKG_VERSION"))
                     .with_title("telemux: terminal sessions on all your computers"),
             )
-            .with_instructions(INSTRUCTIONS)
+            .with_instructions(self.instructions.clone())
     }
 }
 

@@ -122,6 +122,8 @@ impl TestMesh {
             McpSettings {
                 max_timeout: Duration::from_secs(120),
                 idle: Duration::from_millis(800),
+                tools: telemux_gateway::mcp::toolsets::tools_of("all").expect("all"),
+                output_schemas: true,
                 ..McpSettings::default()
             },
         )
@@ -129,8 +131,12 @@ impl TestMesh {
 
     /// An rmcp client connected to a fresh server over an in-memory pipe.
     pub async fn client(&self) -> (Session, Client) {
+        self.client_of(self.server()).await
+    }
+
+    /// An rmcp client connected to `server` over an in-memory pipe.
+    pub async fn client_of(&self, server: McpServer) -> (Session, Client) {
         let (server_io, client_io) = tokio::io::duplex(1 << 20);
-        let server = self.server();
         tokio::spawn(async move {
             if let Ok(running) = server.serve(server_io).await {
                 let _ = running.waiting().await;
