@@ -8,8 +8,9 @@
 //! identify messages that carry file descriptors end a socket read, so the
 //! server runs its command queue in between. An ASAN build of 3.3a under the
 //! churn test caught it (`control_write` ← `control_notify_client_detached`;
-//! fixed upstream in 2026, tmux issue 4980). Attaching a client for every new
-//! session while others detach hit that window every few minutes; one client
+//! fixed in tmux 3.7: upstream commit e5a2a25f, tmux issue 4980). Attaching
+//! a client for every new session while others detach hit that window every
+//! few minutes; one client
 //! attached when the server is set up leaves it open only at that moment. It
 //! also halves the processes per session.
 //!
