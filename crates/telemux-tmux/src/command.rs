@@ -329,10 +329,11 @@ impl Tmux {
         for w in out.split_whitespace() {
             args.extend(["kill-window", "-t", w, ";"]);
         }
-        // The last window took the session with it; this is for a window-less race.
+        // For a window made between the listing and now.
         args.extend(["kill-session", "-t", &t]);
         match self.run_on(s, &args).await {
-            Ok(_) | Err(TmuxError::NoSession(_)) if !out.trim().is_empty() => Ok(()),
+            // The last window took the session with it.
+            Err(TmuxError::NoSession(_)) if !out.trim().is_empty() => Ok(()),
             r => r.map(drop),
         }
     }

@@ -141,6 +141,15 @@ async fn flood_is_bounded_and_counted() {
     cancel.cancel();
 }
 
+/// The window ids in the hub's session, one per line.
+async fn hub_windows(g: &TmuxGuard) -> String {
+    let hub = format!("={HUB_SESSION}");
+    g.tmux
+        .run(&["list-windows", "-t", &hub, "-F", "#{window_id}"])
+        .await
+        .unwrap()
+}
+
 /// Several sessions share the hub's one client: each gets its own output
 /// only, and a session killed with plain tmux (its window left in the hub)
 /// ends its subscription and its process.
@@ -187,17 +196,7 @@ async fn hub_routes_per_session_and_collects_killed_windows() {
             );
         }
     }
-    let windows = g
-        .tmux
-        .run(&[
-            "list-windows",
-            "-t",
-            &format!("={HUB_SESSION}"),
-            "-F",
-            "#{window_id}",
-        ])
-        .await
-        .unwrap();
+    let windows = hub_windows(&g).await;
     assert_eq!(
         windows.lines().count(),
         4,
@@ -225,17 +224,7 @@ async fn hub_routes_per_session_and_collects_killed_windows() {
     assert!(subs[0].try_batch().is_none_or(|b| !b.exited));
     g.tmux.kill_session(&name("c")).await.unwrap();
     assert!(!g.tmux.has_session(&name("c")).await.unwrap());
-    let windows = g
-        .tmux
-        .run(&[
-            "list-windows",
-            "-t",
-            &format!("={HUB_SESSION}"),
-            "-F",
-            "#{window_id}",
-        ])
-        .await
-        .unwrap();
+    let windows = hub_windows(&g).await;
     assert_eq!(windows.lines().count(), 2, "placeholder + a: {windows}");
     cancel.cancel();
 }

@@ -157,17 +157,19 @@ impl Mailbox {
             }
             MailCmd::Renamed { from, to, reply } => {
                 self.held.remove(&from.to_ascii_lowercase());
-                let ids: Vec<String> = self
-                    .entries
-                    .values()
-                    .filter(|d| to.is_some() && d.letter.session.eq_ignore_ascii_case(&from))
-                    .map(|d| d.letter.id.clone())
-                    .collect();
-                for id in ids {
-                    if let (Some(d), Some(to)) = (self.entries.get_mut(&id), &to) {
-                        d.letter.session = to.clone();
+                if let Some(to) = to {
+                    let ids: Vec<String> = self
+                        .entries
+                        .values()
+                        .filter(|d| d.letter.session.eq_ignore_ascii_case(&from))
+                        .map(|d| d.letter.id.clone())
+                        .collect();
+                    for id in ids {
+                        if let Some(d) = self.entries.get_mut(&id) {
+                            d.letter.session = to.clone();
+                        }
+                        self.save(&id).await;
                     }
-                    self.save(&id).await;
                 }
                 let _ = reply.send(());
             }
